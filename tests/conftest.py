@@ -1,0 +1,47 @@
+"""Shared test fixtures: Clerk's spec data (fixtures, conformance table) from ../shared.
+
+Area-specific fixtures live beside their tests; this file holds only what every area uses.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from clerk_authd.testing.mint import TokenMint
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+SHARED_DIR = Path(os.environ.get("CLERK_AUTHD_SHARED_DIR", REPO_ROOT.parent / "shared"))
+SPEC_DIR = SHARED_DIR / "spec"
+VECTORS_DIR = SHARED_DIR / "vectors"
+
+
+def load_fixtures() -> dict[str, Any]:
+    """Clerk's own test keys and tokens (clerk-fixtures.json)."""
+    return json.loads((SPEC_DIR / "clerk-fixtures.json").read_text())
+
+
+def load_conformance() -> list[dict[str, Any]]:
+    """Every line of clerk-conformance.jsonl, in order (``log`` lines included)."""
+    lines = (SPEC_DIR / "clerk-conformance.jsonl").read_text().splitlines()
+    return [json.loads(line) for line in lines if line.strip()]
+
+
+FIXTURES = load_fixtures()
+FROZEN_NOW = float(FIXTURES["frozen_now_unix"])
+
+
+@pytest.fixture(scope="session")
+def clerk_fixtures() -> dict[str, Any]:
+    """Clerk's fixture data, frozen at ``frozen_now_unix``."""
+    return FIXTURES
+
+
+@pytest.fixture(scope="session")
+def fixture_mint() -> TokenMint:
+    """A mint holding Clerk's fixture signing key: its tokens verify against ``mockJwks``."""
+    return TokenMint.from_pem(FIXTURES["signing_private_key_pkcs8_pem"], FIXTURES["mockJwtHeader"]["kid"])
