@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from cryptography.hazmat.primitives.asymmetric import rsa
 from joserfc.errors import JoseError
 from joserfc.jwk import RSAKey
 
@@ -63,7 +64,10 @@ def import_jwk(jwk: Any) -> VerificationKey:
         raise UnusableKeyError("entry carries a private key")
     try:
         key = RSAKey.import_key({name: value for name, value in jwk.items() if name in ("kty", "n", "e")})
-        check_rsa_strength(key.raw_value)
+        public = key.raw_value
+        if not isinstance(public, rsa.RSAPublicKey):
+            raise UnusableKeyError("not an RSA public key")
+        check_rsa_strength(public)
     except (JoseError, ValueError, TypeError) as exc:
         raise UnusableKeyError(str(exc) or exc.__class__.__name__) from exc
     return VerificationKey(kid=kid, key=key)
