@@ -8,11 +8,12 @@ never a key set, so no library can fall back to "the only key" for a token witho
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from cryptography.hazmat.primitives.asymmetric import rsa
-from joserfc.errors import JoseError
+from joserfc.errors import JoseError, SecurityWarning
 from joserfc.jwk import RSAKey
 
 from clerk_authd.errors import Action, Reason, TokenVerificationError
@@ -63,7 +64,10 @@ def import_jwk(jwk: Any) -> VerificationKey:
     if "d" in jwk:
         raise UnusableKeyError("entry carries a private key")
     try:
-        key = RSAKey.import_key({name: value for name, value in jwk.items() if name in ("kty", "n", "e")})
+        with warnings.catch_warnings():
+            # joserfc only warns about weak keys; check_rsa_strength below refuses them outright.
+            warnings.simplefilter("ignore", SecurityWarning)
+            key = RSAKey.import_key({name: value for name, value in jwk.items() if name in ("kty", "n", "e")})
         public = key.raw_value
         if not isinstance(public, rsa.RSAPublicKey):
             raise UnusableKeyError("not an RSA public key")
