@@ -1,0 +1,71 @@
+"""The verified-token cache: a token verified once is not verified again until it expires.
+
+Entries are keyed by a BLAKE2b digest of the token, never the token, so the cache (or a heap dump, or a debug
+print of it) holds no credential. The cache is a bounded LRU; ``max_size`` 0 turns it off. Every hit re-checks
+the entry's ``expires_at`` against the caller's clock (the caller passes the token's ``exp`` plus the clock skew:
+Clerk accepts a token while ``exp + skew > now``), so a cached verdict never outlives its token. Each entry
+remembers the ``kid`` that verified it, so the key store can drop the verdicts of a key Clerk retired.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import OrderedDict
+from collections.abc import Container
+from typing import Generic, TypeVar
+
+V = TypeVar("V")
+
+
+def token_digest(token: str) -> bytes:
+    """The cache key of ``token``: 32 bytes of BLAKE2b, from which the token cannot be recovered."""
+    return hashlib.blake2b(token.encode("utf-8", "surrogatepass"), digest_size=32).digest()
+
+
+class VerifiedTokenCache(Generic[V]):
+    """Verdicts (``V``) for tokens, bounded by ``max_size`` with least-recently-used eviction."""
+
+    __slots__ = ("_entries", "_max_size", "hits", "misses")
+
+    def __init__(self, max_size: int) -> None:
+        if max_size < 0:
+            raise ValueError("max_size must be 0 (disabled) or more")
+        self._max_size = max_size
+        #: digest -> (value, kid, expires_at)
+        self._entries: OrderedDict[bytes, tuple[V, str | None, float]] = OrderedDict()
+        self.hits = 0
+        self.misses = 0
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def get(self, token: str, now: float) -> V | None:
+        """The cached verdict for ``token`` if it is still valid at ``now`` (seconds); expired entries go."""
+        if self._max_size:
+            key = token_digest(token)
+            entry = self._entries.get(key)
+            if entry is not None:
+                if now < entry[2]:
+                    self._entries.move_to_end(key)
+                    self.hits += 1
+                    return entry[0]
+                del self._entries[key]
+        self.misses += 1
+        return None
+
+    def put(self, token: str, value: V, *, kid: str | None, expires_at: float) -> None:
+        """Remember ``value`` for ``token`` until ``expires_at`` (seconds), evicting the least recently used."""
+        if not self._max_size:
+            return
+        key = token_digest(token)
+        self._entries[key] = (value, kid, expires_at)
+        self._entries.move_to_end(key)
+        if len(self._entries) > self._max_size:
+            self._entries.popitem(last=False)
+
+    def drop_kids(self, kids: Container[str]) -> int:
+        """Forget every verdict reached with one of ``kids`` (keys Clerk removed); returns how many went."""
+        doomed = [key for key, (_, kid, _) in self._entries.items() if kid is not None and kid in kids]
+        for key in doomed:
+            del self._entries[key]
+        return len(doomed)

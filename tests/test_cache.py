@@ -1,0 +1,109 @@
+"""The verified-token cache: LRU bound, expiry re-checked on every hit, key retirement, no token text kept."""
+
+from __future__ import annotations
+
+import pytest
+
+from clerk_authd.cache import VerifiedTokenCache, token_digest
+
+NOW = 1_666_648_250.0
+
+
+def test_a_stored_verdict_is_returned_while_it_is_valid() -> None:
+    """A verdict put for a token comes back for the same token and counts as a hit."""
+    cache: VerifiedTokenCache[str] = VerifiedTokenCache(10)
+    cache.put("token-a", "alice", kid="k1", expires_at=NOW + 60)
+    assert cache.get("token-a", NOW) == "alice"
+    assert (cache.hits, cache.misses) == (1, 0)
+
+
+def test_an_unknown_token_is_a_miss() -> None:
+    """A token never stored misses and counts as a miss."""
+    cache: VerifiedTokenCache[str] = VerifiedTokenCache(10)
+    cache.put("token-a", "alice", kid="k1", expires_at=NOW + 60)
+    assert cache.get("token-b", NOW) is None
+    assert (cache.hits, cache.misses) == (0, 1)
+
+
+def test_expiry_is_rechecked_on_every_hit() -> None:
+    """An entry is served strictly before ``expires_at``; at that instant it is dropped and misses."""
+    cache: VerifiedTokenCache[str] = VerifiedTokenCache(10)
+    cache.put("token-a", "alice", kid="k1", expires_at=NOW + 60)
+    assert cache.get("token-a", NOW + 59.999) == "alice"
+    assert cache.get("token-a", NOW + 60) is None
+    assert len(cache) == 0
+    assert cache.get("token-a", NOW) is None, "an expired entry is gone, not merely hidden"
+    assert (cache.hits, cache.misses) == (1, 2)
+
+
+def test_the_least_recently_used_entry_is_evicted_first() -> None:
+    """At capacity, a new entry evicts the entry used least recently, and a hit counts as a use."""
+    cache: VerifiedTokenCache[int] = VerifiedTokenCache(2)
+    cache.put("t1", 1, kid="k", expires_at=NOW + 60)
+    cache.put("t2", 2, kid="k", expires_at=NOW + 60)
+    assert cache.get("t1", NOW) == 1
+    cache.put("t3", 3, kid="k", expires_at=NOW + 60)
+    assert len(cache) == 2
+    assert cache.get("t2", NOW) is None
+    assert cache.get("t1", NOW) == 1
+    assert cache.get("t3", NOW) == 3
+
+
+def test_putting_the_same_token_again_replaces_its_entry() -> None:
+    """A second put for one token replaces the verdict and its expiry without growing the cache."""
+    cache: VerifiedTokenCache[str] = VerifiedTokenCache(2)
+    cache.put("t1", "old", kid="k", expires_at=NOW + 1)
+    cache.put("t1", "new", kid="k", expires_at=NOW + 60)
+    assert len(cache) == 1
+    assert cache.get("t1", NOW + 30) == "new"
+
+
+def test_size_zero_disables_the_cache() -> None:
+    """With ``max_size`` 0, put stores nothing and every get misses."""
+    cache: VerifiedTokenCache[str] = VerifiedTokenCache(0)
+    cache.put("token-a", "alice", kid="k1", expires_at=NOW + 60)
+    assert len(cache) == 0
+    assert cache.get("token-a", NOW) is None
+    assert (cache.hits, cache.misses) == (0, 1)
+
+
+def test_a_negative_size_is_refused() -> None:
+    """A negative size is a programming error, not "unbounded"."""
+    with pytest.raises(ValueError, match="max_size"):
+        VerifiedTokenCache(-1)
+
+
+def test_drop_kids_forgets_the_verdicts_of_retired_keys_only() -> None:
+    """``drop_kids`` removes entries verified by the named kids, keeps the rest, and says how many went."""
+    cache: VerifiedTokenCache[str] = VerifiedTokenCache(10)
+    cache.put("t1", "a", kid="old", expires_at=NOW + 60)
+    cache.put("t2", "b", kid="old", expires_at=NOW + 60)
+    cache.put("t3", "c", kid="current", expires_at=NOW + 60)
+    cache.put("t4", "d", kid=None, expires_at=NOW + 60)
+    assert cache.drop_kids(frozenset({"old", "unknown"})) == 2
+    assert cache.get("t1", NOW) is None
+    assert cache.get("t2", NOW) is None
+    assert cache.get("t3", NOW) == "c"
+    assert cache.get("t4", NOW) == "d", "a PEM-verified entry (kid None) is never dropped by kid"
+    assert cache.drop_kids(frozenset()) == 0
+
+
+def test_the_token_text_is_never_stored() -> None:
+    """Entries are keyed by a 32-byte digest; neither the token nor any segment of it is kept as a key."""
+    token = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ1c2VyXzEifQ.c2lnbmF0dXJl"
+    cache: VerifiedTokenCache[str] = VerifiedTokenCache(10)
+    cache.put(token, "alice", kid="k1", expires_at=NOW + 60)
+    keys = list(cache._entries)  # white-box: the storage itself is what this test is about
+    assert keys == [token_digest(token)]
+    for key in keys:
+        assert isinstance(key, bytes)
+        assert len(key) == 32
+        for segment in token.split("."):
+            assert segment.encode() not in key
+    assert token not in repr(cache._entries)
+
+
+def test_the_digest_separates_tokens_and_survives_odd_text() -> None:
+    """Distinct tokens get distinct keys, and text that is not valid UTF-8 still hashes instead of raising."""
+    assert token_digest("a.b.c") != token_digest("a.b.d")
+    assert len(token_digest("\ud800")) == 32
