@@ -14,6 +14,8 @@ import pytest
 
 from clerk_authd.testing.mint import TokenMint
 
+pytest_plugins = ["clerk_authd.testing.pytest_plugin"]
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SHARED_DIR = Path(os.environ.get("CLERK_AUTHD_SHARED_DIR", REPO_ROOT.parent / "shared"))
 SPEC_DIR = SHARED_DIR / "spec"
