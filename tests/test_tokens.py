@@ -10,6 +10,7 @@ import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
+import orjson
 import pytest
 
 from clerk_authd.compact import MSG_NOT_THREE_PARTS, MSG_UNDECODABLE, decode_jwt
@@ -362,8 +363,6 @@ def _raw_header(header_json: bytes) -> Callable[[TokenMint], str]:
 
 
 def _payload_json(**overrides: Any) -> bytes:
-    import orjson  # noqa: PLC0415 - local to the two byte-level builders that need it
-
     return orjson.dumps(claims(**overrides))
 
 
