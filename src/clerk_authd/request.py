@@ -23,13 +23,13 @@ import re
 import unicodedata
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
-from decimal import Decimal
 from typing import Final
 from urllib.parse import unquote_to_bytes
 
 from clerk_authd.claims import JS_WHITESPACE, js_truthy
 from clerk_authd.compact import peek_jwt
 from clerk_authd.instance import Instance, strip_scheme
+from clerk_authd.tokens import js_json
 
 # --- WHATWG URL ------------------------------------------------------------------------------------------
 
@@ -470,12 +470,7 @@ def js_number_str(value: float) -> str:
         return "NaN"
     if math.isinf(value):
         return "Infinity" if value > 0 else "-Infinity"
-    if value == int(value) and abs(value) < 1e21:
-        return str(int(value))
-    if 1e-7 <= abs(value) < 1e21:
-        return format(Decimal(repr(value)), "f")
-    mantissa, _, exponent = repr(value).partition("e")
-    return f"{mantissa}e{'+' if int(exponent) > 0 else '-'}{abs(int(exponent))}"
+    return js_json(value)  # JSON.stringify renders a finite number exactly as String() does
 
 
 # --- headers, cookies, query ---------------------------------------------------------------------------
