@@ -1,0 +1,110 @@
+"""One structured log line per decision, and the service's log set-up (JSON by default, or text).
+
+A decision line says what an operator needs to explain an answer: endpoint, HTTP status, Clerk's
+status and reason, the user, the key id, whether the verified-token cache answered, and how long it
+took. It never holds a token, a cookie or a redirect URL (a handshake URL carries the session token);
+``CLERK_AUTHD_DEBUG`` adds Clerk's message, which names claims but never contains a token.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from dataclasses import dataclass
+from typing import Literal
+
+import orjson
+
+DECISION_LOGGER = "clerk_authd.decision"
+_decision_log = logging.getLogger(DECISION_LOGGER)
+#: the attribute of a LogRecord that carries a line's structured fields
+_FIELDS = "clerk_fields"
+
+
+@dataclass(frozen=True, slots=True)
+class DecisionLine:
+    """The facts of one answered decision; ``None`` fields are left out of the line."""
+
+    endpoint: str
+    status: int
+    auth_status: str
+    reason: str | None
+    user_id: str | None
+    kid: str | None
+    cache: Literal["hit", "miss"] | None
+    duration_ms: float
+    message: str | None = None
+    requirement: str | None = None
+
+    def fields(self, *, with_message: bool) -> dict[str, object]:
+        out: dict[str, object] = {
+            "endpoint": self.endpoint,
+            "status": self.status,
+            "auth_status": self.auth_status,
+            "reason": self.reason,
+            "user_id": self.user_id,
+            "kid": self.kid,
+            "cache": self.cache,
+            "duration_ms": round(self.duration_ms, 3),
+            "requirement": self.requirement,
+        }
+        if with_message:
+            out["message"] = self.message
+        return {k: v for k, v in out.items() if v is not None and v != ""}
+
+
+def log_decision(line: DecisionLine, *, debug: bool) -> None:
+    """Write the decision line (INFO; WARNING for a 5xx, which an operator must act on)."""
+    level = logging.WARNING if line.status >= 500 else logging.INFO
+    if _decision_log.isEnabledFor(level):
+        _decision_log.log(level, "decision", extra={_FIELDS: line.fields(with_message=debug)})
+
+
+def log_operator_error(endpoint: str, parameter: str, why: str) -> None:
+    """A 400 is the operator's mistake (a proxy configured with a bad requirement): say which parameter."""
+    _decision_log.warning(
+        "bad request", extra={_FIELDS: {"endpoint": endpoint, "status": 400, "parameter": parameter, "why": why}}
+    )
+
+
+class JsonFormatter(logging.Formatter):
+    """``{"ts", "level", "logger", "msg", ...fields}`` on one line."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        body: dict[str, object] = {
+            "ts": round(record.created, 3),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
+        body.update(getattr(record, _FIELDS, {}))
+        if record.exc_info:
+            body["exc"] = self.formatException(record.exc_info)
+        return orjson.dumps(body, default=str).decode("utf-8")
+
+
+class TextFormatter(logging.Formatter):
+    """``<time> <level> <logger> <msg> key=value ...`` for people reading a terminal."""
+
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s %(levelname)s %(name)s %(message)s")
+
+    def format(self, record: logging.LogRecord) -> str:
+        text = super().format(record)
+        fields = getattr(record, _FIELDS, {})
+        return " ".join([text, *(f"{k}={v}" for k, v in fields.items())]) if fields else text
+
+
+def configure_logging(log_format: Literal["json", "text"], level: str) -> None:
+    """Send ``clerk_authd`` and Sanic's own loggers to stderr in the chosen format, at ``level``.
+
+    Sanic's access log is turned off where the app is built (one decision line already covers each
+    request); its error and server loggers keep working but speak our format.
+    """
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonFormatter() if log_format == "json" else TextFormatter())
+    for name in ("clerk_authd", "sanic.root", "sanic.error", "sanic.server", "sanic.websockets", "sanic.access"):
+        logger = logging.getLogger(name)
+        logger.handlers[:] = [handler]
+        logger.setLevel(level)
+        logger.propagate = False

@@ -1,0 +1,104 @@
+"""Prometheus metrics of one service: decisions, latency, the token cache and the key set.
+
+With ``--workers N`` every worker is its own process, so each would count only its share and a scrape
+would see whichever worker answered. ``clerk-authd serve`` therefore points ``PROMETHEUS_MULTIPROC_DIR``
+at a private directory before it starts more than one worker; prometheus-client then keeps every
+worker's values in that directory and ``render()`` adds them up. One process needs none of that.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Final
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest, multiprocess
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+CONTENT_TYPE: Final = CONTENT_TYPE_LATEST
+#: decisions answer in well under a millisecond on a cache hit and up to the BAPI timeout on a key fetch
+_LATENCY_BUCKETS: Final = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+
+
+def multiprocess_dir() -> str | None:
+    """The shared directory of a multi-worker service, or ``None`` in a single process."""
+    return os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None
+
+
+class Metrics:
+    """The metric families of one worker, in a registry of their own (tests run several services at once)."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.decisions = Counter(
+            "clerk_authd_decisions",
+            "Decisions answered, by endpoint, HTTP status and Clerk reason (empty when allowed).",
+            ["endpoint", "status", "reason"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "clerk_authd_request_duration_seconds",
+            "Time from receiving a decision request to its answer.",
+            ["endpoint"],
+            buckets=_LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.token_cache = Counter(
+            "clerk_authd_token_cache",
+            "Verified-token cache lookups, by result (hit, miss).",
+            ["result"],
+            registry=self.registry,
+        )
+        self.jwks_fetches = Counter(
+            "clerk_authd_jwks_fetches",
+            "JWKS fetches from the Backend API, by outcome (ok, unreachable, error).",
+            ["outcome"],
+            registry=self.registry,
+        )
+        self.jwks_age = Gauge(
+            "clerk_authd_jwks_age_seconds",
+            "Age of the key set in use (the oldest among live workers); absent before the first load.",
+            registry=self.registry,
+            multiprocess_mode="livemax",
+        )
+        self._cache_seen = (0, 0)
+
+    def decision(self, endpoint: str, status: int, reason: str, seconds: float) -> None:
+        """Count one answered decision and its latency."""
+        self.decisions.labels(endpoint, str(status), reason).inc()
+        self.latency.labels(endpoint).observe(seconds)
+
+    def jwks_fetch(self, outcome: str) -> None:
+        """Count one JWKS fetch (``ok``, ``unreachable`` or ``error``)."""
+        self.jwks_fetches.labels(outcome).inc()
+
+    def sync(self, *, cache_counts: tuple[int, int] | None, key_age_s: float | None) -> None:
+        """Carry the cache's own hit/miss counters and the key-set age into the metric families.
+
+        The cache counts on its hot path without knowing about Prometheus; we add what changed since
+        the last call, so this may run at any rate (every scrape and a slow background tick).
+        """
+        if cache_counts is not None:
+            hits, misses = cache_counts
+            seen_hits, seen_misses = self._cache_seen
+            if hits > seen_hits:
+                self.token_cache.labels("hit").inc(hits - seen_hits)
+            if misses > seen_misses:
+                self.token_cache.labels("miss").inc(misses - seen_misses)
+            self._cache_seen = (hits, misses)
+        if key_age_s is not None:
+            self.jwks_age.set(key_age_s)
+
+    def render(self) -> bytes:
+        """The Prometheus text exposition: this process's registry, or every worker's in multi-worker mode."""
+        directory = multiprocess_dir()
+        if directory is None:
+            return bytes(generate_latest(self.registry))
+        merged = CollectorRegistry()
+        multiprocess.MultiProcessCollector(merged, path=directory)  # type: ignore[no-untyped-call]  # untyped upstream
+        return bytes(generate_latest(merged))
+
+
+def forget_process(pid: int) -> None:
+    """Drop a stopped worker's live gauges, so the key-set age reflects only running workers."""
+    if multiprocess_dir() is not None:
+        multiprocess.mark_process_dead(pid)  # type: ignore[no-untyped-call]  # untyped upstream
