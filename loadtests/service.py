@@ -1,0 +1,152 @@
+"""One ``clerk-authd serve`` process for a benchmark: started on a free loopback port, measured, always stopped.
+
+The service runs in its own process group and its own empty working directory (so no stray ``.env`` is
+read), with an environment holding only the configuration we pass plus the basics a process needs. Its
+memory and CPU are read from the whole process tree, since Sanic may run a manager process beside its
+workers: what an operator pays for per replica.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Self
+
+import psutil  # type: ignore[import-untyped]  # psutil ships no type information
+
+LOOPBACK = "127.0.0.1"
+#: variables of the parent worth keeping; anything CLERK_* from the caller's shell would change the answers
+_INHERITED = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "VIRTUAL_ENV", "PYTHONPATH")
+_STOP_GRACE_S = 5.0
+_LOG_TAIL_CHARS = 3000
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    """Resident memory and CPU time (user + system) of the service's process tree at one moment."""
+
+    rss_bytes: int
+    cpu_s: float
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now (the service binds it a moment later)."""
+    with socket.socket() as probe:
+        probe.bind((LOOPBACK, 0))
+        return int(probe.getsockname()[1])
+
+
+def clerk_authd_command() -> list[str]:
+    """The ``clerk-authd`` entry point of this interpreter's environment (beside ``sys.executable``)."""
+    beside = Path(sys.executable).parent / "clerk-authd"
+    found = str(beside) if beside.exists() else shutil.which("clerk-authd")
+    if found is None:
+        raise RuntimeError("clerk-authd is not installed in this environment (pip install -e .)")
+    return [found]
+
+
+def log_tail(path: Path) -> str:
+    """The end of a log file, for an error message."""
+    text = path.read_text(errors="replace") if path.exists() else ""
+    return text[-_LOG_TAIL_CHARS:]
+
+
+class ServiceProcess:
+    """``clerk-authd serve`` configured by ``config`` (environment variables), listening on a free port."""
+
+    def __init__(self, config: Mapping[str, str], *, workers: int, workdir: Path) -> None:
+        self.port = free_port()
+        self.url = f"http://{LOOPBACK}:{self.port}"
+        self.log_path = workdir / "service.log"
+        self._workdir = workdir
+        self._env = {name: os.environ[name] for name in _INHERITED if name in os.environ} | dict(config)
+        self._args = [*clerk_authd_command(), "serve", "--host", LOOPBACK, "--port", str(self.port)]
+        self._args += ["--workers", str(workers)]
+        self._process: subprocess.Popen[bytes] | None = None
+
+    def start(self, ready_timeout_s: float = 30.0) -> None:
+        """Start the service and wait until ``/readyz`` answers 200 (its keys are loaded)."""
+        with self.log_path.open("wb") as log:
+            self._process = subprocess.Popen(  # noqa: S603  # our own entry point, arguments built above
+                self._args,
+                cwd=self._workdir,
+                env=self._env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        deadline = time.monotonic() + ready_timeout_s
+        while time.monotonic() < deadline:
+            if self._process.poll() is not None:
+                raise RuntimeError(f"clerk-authd exited with {self._process.returncode}:\n{log_tail(self.log_path)}")
+            if self._status("/readyz") == 200:
+                return
+            time.sleep(0.1)
+        raise RuntimeError(f"clerk-authd was not ready within {ready_timeout_s:g}s:\n{log_tail(self.log_path)}")
+
+    def _status(self, path: str) -> int | None:
+        try:
+            return self.get(path)[0]
+        except OSError:
+            return None
+
+    def get(self, path: str) -> tuple[int, str]:
+        """``GET path`` on the service: status and body."""
+        connection = http.client.HTTPConnection(LOOPBACK, self.port, timeout=5)
+        try:
+            connection.request("GET", path)
+            response = connection.getresponse()
+            return response.status, response.read().decode(errors="replace")
+        finally:
+            connection.close()
+
+    def usage(self) -> Usage:
+        """Memory and CPU time of the service and every process it started."""
+        if self._process is None:
+            raise RuntimeError("the service is not started")
+        root = psutil.Process(self._process.pid)
+        rss, cpu = 0, 0.0
+        for process in [root, *root.children(recursive=True)]:
+            try:
+                with process.oneshot():
+                    rss += process.memory_info().rss
+                    times = process.cpu_times()
+                    cpu += times.user + times.system
+            except psutil.NoSuchProcess:
+                continue
+        return Usage(rss, cpu)
+
+    def stop(self) -> None:
+        """Stop the whole process group: SIGTERM, SIGKILL after a grace period, then SIGKILL any straggler."""
+        process, self._process = self._process, None
+        if process is None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(_STOP_GRACE_S)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
