@@ -252,19 +252,22 @@ async def test_a_pending_session_is_signed_in_but_its_auth_is_signed_out(prod: E
 # --- the refresh flow (§6) ----------------------------------------------------------------------------------
 
 
-async def test_an_expired_cookie_is_refreshed_through_the_backend_api(prod: Env) -> None:
-    """An expired session with ``__refresh_<suffix>`` on a GET: new cookies from Clerk, verified, signed in."""
+@pytest.mark.parametrize("suffixed", [False, True], ids=["plain cookies", "suffixed cookies"])
+async def test_an_expired_cookie_is_refreshed_through_the_backend_api(prod: Env, suffixed: bool) -> None:
+    """An expired session with ``__refresh_<suffix>`` on a GET: new cookies from Clerk, verified, signed in;
+    with suffixed cookies Clerk is asked for (and sets) ``__session_<suffix>``."""
     expired = prod.token(session_id="sess_r", now=NOW - 3600)
     prod.fake.register_refresh_token("sess_r", "rt_1")
     suffix = prod.fake.cookie_suffix
-    jar = f"__session={expired}; __client_uat=1; __refresh_{suffix}=rt_1"
+    names = ("__session", "__client_uat") if not suffixed else (f"__session_{suffix}", f"__client_uat_{suffix}")
+    jar = f"{names[0]}={expired}; {names[1]}=1; __refresh_{suffix}=rt_1"
     state = await prod.run(headers={"cookie": jar, **API, "host": "app.test", "x-forwarded-proto": "https"})
     assert state.status == "signed-in"
     (directive,) = state.set_cookies
-    assert directive == f"__session={state.token}; Path=/; Secure; SameSite=Lax"
+    assert directive == f"{names[0]}={state.token}; Path=/; Secure; SameSite=Lax"
     (call,) = prod.refreshes()
     assert call.path == "/v1/sessions/sess_r/refresh"
-    assert call.query == {"suffixed_cookies": "false"}
+    assert call.query == {"suffixed_cookies": "true" if suffixed else "false"}
     assert call.json == {
         "format": "cookie",
         "expired_token": expired,

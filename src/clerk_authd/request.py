@@ -23,11 +23,13 @@ import re
 import unicodedata
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Final
+from typing import Any, Final
 from urllib.parse import unquote_to_bytes
 
+import orjson
+
 from clerk_authd.claims import JS_WHITESPACE, js_truthy
-from clerk_authd.compact import peek_jwt
+from clerk_authd.compact import MAX_TOKEN_LENGTH, b64url_decode
 from clerk_authd.instance import Instance, strip_scheme
 from clerk_authd.tokens import js_json
 
@@ -50,6 +52,13 @@ _FORBIDDEN_DOMAIN: Final = _FORBIDDEN_HOST | frozenset(chr(code) for code in ran
 _IDEOGRAPHIC_STOPS = re.compile("[\u3002\uff0e\uff61]")
 #: Unicode categories UTS #46 disallows in a domain (controls, separators, unassigned, private use)
 _DISALLOWED: Final = frozenset({"Cc", "Cf", "Cn", "Co", "Cs", "Zl", "Zp", "Zs"})
+_LABEL: Final = r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?"
+#: URLs the WHATWG parser leaves as they are (see ``_parse_canonical``); the last label starts with a letter,
+#: so the host cannot end in a number (an IPv4 address), and ``xn--`` labels are excluded by the caller's slow path
+_CANONICAL = re.compile(
+    rf"(https?)://((?:(?!xn--){_LABEL}\.)*(?!xn--)[a-z](?:[a-z0-9-]*[a-z0-9])?)(?::([1-9][0-9]{{0,4}}))?"
+    r"((?:/[A-Za-z0-9\-._~!$&'()*+,;=:@%]*)*)(?:\?([A-Za-z0-9\-._~!$&()*+,;=:@%/?]*))?"
+)
 _SINGLE_DOT: Final = frozenset({".", "%2e"})
 _DOUBLE_DOT: Final = frozenset({"..", ".%2e", "%2e.", "%2e%2e"})
 
@@ -382,8 +391,27 @@ def _relative(text: str, base: Url) -> Url | None:
     return replace(base, path=_parse_path(path_text, segments, special=special), query=query, fragment=fragment)
 
 
+def _parse_canonical(text: str) -> Url | None:
+    """The common case, quickly: an http(s) URL the WHATWG parser would not change (lowercase host that is not
+    an IP address or IDN, no default port, no dot segment, nothing to percent-encode). ``None`` otherwise."""
+    match = _CANONICAL.fullmatch(text)
+    if match is None:
+        return None
+    scheme, host, port_text, path_text, query = match.groups()
+    port = int(port_text) if port_text else None
+    if port is not None and (port > 65535 or port == SPECIAL_PORTS[scheme]):
+        return None
+    segments = tuple(path_text[1:].split("/")) if path_text else ("",)
+    if any(segment.lower() in _SINGLE_DOT or segment.lower() in _DOUBLE_DOT for segment in segments):
+        return None
+    return Url(scheme, "", "", host, port, segments, query, None)
+
+
 def parse_url(text: str, base: Url | None = None) -> Url | None:
     """JS ``new URL(text, base)``; ``None`` where JS throws. ``file:`` URLs are not supported (``None``)."""
+    canonical = _parse_canonical(text)
+    if canonical is not None:
+        return canonical
     text = _TAB_OR_NEWLINE.sub("", well_formed(text).strip(_C0_OR_SPACE))
     match = _SCHEME.match(text)
     if match is None:
@@ -619,8 +647,13 @@ def derive_url(initial: Url, combined: Mapping[str, str]) -> Url:
     if origin == initial.origin:
         return initial
     base = parse_url(origin)
-    derived = parse_url(initial.pathname + initial.search, base) if base is not None else None
-    return derived if derived is not None else initial
+    if base is None:
+        return initial
+    if initial.pathname.startswith("//"):  # scheme-relative once re-parsed: JS moves the origin, so do we
+        derived = parse_url(initial.pathname + initial.search, base)
+        return derived if derived is not None else initial
+    # re-parsing a serialized path and query changes nothing, so they are carried over as they are
+    return replace(base, path=initial.path, query=initial.query or None, fragment=None)
 
 
 def _normalize_method(method: str) -> str:
@@ -727,9 +760,24 @@ def parse_authorization(value: str | None) -> str | None:
     return token if scheme == "Bearer" else None
 
 
+def peek_payload(token: str) -> dict[str, Any] | None:
+    """A JWT's payload, decoded without any check beyond JSON (Clerk's loose ``decodeJwt``); ``None`` if it is not.
+
+    Only a hint for choosing cookies: the token then chosen is decoded strictly and verified.
+    """
+    parts = token.split(".")
+    if len(parts) != 3 or len(token) > MAX_TOKEN_LENGTH:
+        return None
+    try:
+        payload = orjson.loads(b64url_decode(parts[1]))
+    except ValueError:
+        return None
+    return payload if isinstance(payload, dict) else None
+
+
 def _iat(token: str) -> object:
-    decoded = peek_jwt(token) if token else None
-    iat = decoded.payload.get("iat") if decoded is not None else None
+    payload = peek_payload(token) if token else None
+    iat = payload.get("iat") if payload is not None else None
     return iat if js_truthy(iat) else 0
 
 
@@ -747,8 +795,8 @@ def uses_suffixed_cookies(cookies: Mapping[str, str], instance: Instance, now: f
     client_uat = cookies.get(CLIENT_UAT_COOKIE) or None
     suffixed_uat = cookies.get(f"{CLIENT_UAT_COOKIE}_{suffix}") or None
     if session:
-        decoded = peek_jwt(session)
-        issuer = decoded.payload.get("iss") if decoded is not None else None
+        payload = peek_payload(session)
+        issuer = payload.get("iss") if payload is not None else None
         if not js_truthy(issuer):
             return False
         if not isinstance(issuer, str) or strip_scheme(issuer) != instance.original_frontend_api:
@@ -766,10 +814,8 @@ def uses_suffixed_cookies(cookies: Mapping[str, str], instance: Instance, now: f
 
 
 def _expired(token: str, now: float) -> bool:
-    decoded = peek_jwt(token) if token else None
-    if decoded is None:
-        return False
-    return js_to_number(decoded.payload.get("exp")) <= math.floor(now)
+    payload = peek_payload(token) if token else None
+    return payload is not None and js_to_number(payload.get("exp")) <= math.floor(now)
 
 
 @dataclass(frozen=True, slots=True)
