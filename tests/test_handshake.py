@@ -156,6 +156,12 @@ def test_the_handshake_goes_to_the_proxy_or_satellite_frontend_api(
     assert location.startswith(prefix)
 
 
+def test_a_frontend_api_that_is_no_url_throws() -> None:
+    """A proxy URL no URL parser accepts makes Clerk throw ``Invalid URL`` when it builds the redirect."""
+    with pytest.raises(AuthenticateRequestError, match=r"^Invalid URL"):
+        handshake_location(context(proxy_url="https://a b"), "r")
+
+
 # --- handleMaybeHandshakeStatus and the loop guard (§7) -----------------------------------------------------
 
 

@@ -24,7 +24,14 @@ from typing import Any, Final
 from clerk_authd.auth import signed_in_auth
 from clerk_authd.backend_api import SUPPORTED_BAPI_VERSION, ClerkClient
 from clerk_authd.compact import decode_jwt
-from clerk_authd.errors import Action, BackendAPIError, ClerkAuthdError, Reason, TokenVerificationError
+from clerk_authd.errors import (
+    Action,
+    AuthenticateRequestError,
+    BackendAPIError,
+    ClerkAuthdError,
+    Reason,
+    TokenVerificationError,
+)
 from clerk_authd.instance import Instance
 from clerk_authd.keys import KeyResolver
 from clerk_authd.orgsync import OrganizationMatcher
@@ -115,8 +122,8 @@ def handshake_location(context: Context, reason: str) -> str:
     base_text = frontend_api if frontend_api.startswith("http") else f"https://{frontend_api}"
     base = parse_url(base_text.rstrip("/") + "/")
     url = parse_url("v1/client/handshake", base) if base is not None else None
-    if url is None:
-        raise HandshakeError("Invalid URL")  # a frontend API no URL parser accepts: a configuration error
+    if url is None:  # a frontend API (proxy URL) no URL parser accepts: Clerk throws ``TypeError: Invalid URL``
+        raise AuthenticateRequestError(f"Invalid URL: the frontend API {frontend_api!r} is not a valid URL")
     carriers = context.carriers
     params = [
         ("redirect_url", context.request.parsed_url.without_params(DEV_BROWSER, LEGACY_DEV_SESSION).href),
