@@ -230,7 +230,8 @@ class Authenticator:
         self._cache = cache
         self._clock = clock
         self._verify_options = options.verify_options(keys, clock)
-        self._skew_s = (options.clock_skew_in_ms if math.isfinite(options.clock_skew_in_ms) else 5000) / 1000
+        skew_ms = options.clock_skew_in_ms
+        self._skew_s = (skew_ms if math.isfinite(skew_ms) else DEFAULT_CLOCK_SKEW_MS) / 1000
         self._warned_azp = False
         try:
             self._matcher = OrganizationMatcher(options.organization_patterns, options.personal_account_patterns)
@@ -360,7 +361,7 @@ class Authenticator:
     async def _verify_header_session(self, context: Context, token: str) -> RequestState:
         try:
             verdict = await self._verify(token)
-        except Exception as error:
+        except Exception as error:  # Clerk maps every failure here, TokenVerificationError or not
             return await self._session_token_error(context, error, "header")
         return RequestState.signed_in(verdict.signed_in(token), token)
 
@@ -529,7 +530,7 @@ class Authenticator:
         if verdict is None:
             try:
                 verdict = await self._verify(token)
-            except Exception as error:
+            except Exception as error:  # Clerk maps every failure here, TokenVerificationError or not
                 return await self._session_token_error(context, error, "cookie")
         if not payload.get("azp") and not self._warned_azp:
             self._warned_azp = True
