@@ -51,7 +51,7 @@ def pools() -> TokenPools:
     """The token file, read once per Locust process."""
     path = os.environ.get(TOKENS_ENV)
     if not path:
-        raise RuntimeError(f"set {TOKENS_ENV} to a token file written by loadtests/bench.py (see loadtests/README.md)")
+        raise RuntimeError(f"set {TOKENS_ENV} to a token file from `python -m loadtests.tokens` (loadtests/README.md)")
     return TokenPools.read(Path(path))
 
 

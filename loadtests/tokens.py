@@ -1,18 +1,22 @@
-"""The token file shared by the benchmark (which writes it) and the locustfile (which reads it).
+"""The token file the locustfile reads, written by the benchmark or, for a ``serve --dev`` server, by ``main``.
 
-Every token is minted by the same FakeClerk whose JWKS the service loads, so the service verifies them for
-real: the small ``valid`` pool is reused (cache hits), each ``fresh`` token is sent once (cache misses), and
-``bad_signature`` tokens carry the right ``kid`` and claims but are signed by another key, so they cost a
-full signature check and then fail. ``forbidden_permission`` names a permission the valid tokens lack.
+Every token is signed with the key of the instance the service trusts (the benchmark's FakeClerk, or the
+``--dev`` issuer's key from its state directory), so the service verifies them for real: the small ``valid``
+pool is reused (cache hits), each ``fresh`` token is sent once (cache misses), and ``bad_signature`` tokens
+carry the right ``kid`` and claims but are signed by another key, so they cost a full signature check and
+then fail. ``forbidden_permission`` names a permission the valid tokens lack.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from clerk_authd.devmode import dev_mint, state_dir
 from clerk_authd.testing.fake_clerk import FakeClerk
 from clerk_authd.testing.mint import TokenMint, session_claims
 
@@ -73,3 +77,26 @@ def mint_pools(fake: FakeClerk, *, valid: int, fresh: int, bad_signature: int) -
         fresh=[fake.mint.sign(claims(f"sess_fresh_{i}")) for i in range(fresh)],
         bad_signature=[impostor.sign(claims(f"sess_forged_{i}")) for i in range(bad_signature)],
     )
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """``python -m loadtests.tokens OUT``: a token file for the local ``clerk-authd serve --dev`` instance.
+
+    The development issuer keeps its signing key in a per-user state directory, so tokens minted here with
+    that key verify on a ``--dev`` server: the way to run the locustfile by hand (see README.md).
+    """
+    parser = argparse.ArgumentParser(
+        prog="python -m loadtests.tokens",
+        description="Write a token file for the local clerk-authd serve --dev instance.",
+    )
+    parser.add_argument("out", type=Path, help="where to write the token file")
+    parser.add_argument("--valid", type=int, default=100, help="reused tokens (cache hits; default 100)")
+    parser.add_argument("--fresh", type=int, default=20_000, help="tokens sent once (cache misses; default 20000)")
+    parser.add_argument("--bad", type=int, default=50, help="forged tokens (default 50)")
+    args = parser.parse_args(argv)
+    dev_instance = FakeClerk(mint=dev_mint(state_dir()))
+    mint_pools(dev_instance, valid=args.valid, fresh=args.fresh, bad_signature=args.bad).write(args.out)
+
+
+if __name__ == "__main__":
+    main()
