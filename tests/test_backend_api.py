@@ -223,3 +223,65 @@ async def test_the_client_works_only_between_open_and_close(fake_clerk: FakeCler
         await client.get_jwks()
     with pytest.raises(RuntimeError, match="closed"):
         await client.open()
+
+
+@pytest.mark.parametrize(
+    ("token_type", "path", "member"),
+    [
+        ("api_key", "/api_keys/verify", "secret"),
+        ("m2m_token", "/m2m_tokens/verify", "token"),
+        ("oauth_token", "/oauth_applications/access_tokens/verify", "access_token"),
+    ],
+)
+async def test_machine_tokens_are_verified_outside_v1_with_their_own_body_member(
+    fake_clerk: FakeClerk, clerk_client: ClerkClient, token_type: str, path: str, member: str
+) -> None:
+    """clerk-semantics §18: POST without /v1, the token in the endpoint's member, the resource JSON returned."""
+    token = "tok_1"
+    answer = fake_clerk.register_machine_token(token, token_type, subject="user_1")
+    verify = {
+        "api_key": clerk_client.verify_api_key,
+        "m2m_token": clerk_client.verify_m2m_token,
+        "oauth_token": clerk_client.verify_oauth_token,
+    }[token_type]
+    assert await verify(token) == answer
+    request = fake_clerk.received[-1]
+    assert (request.method, request.path, request.json) == ("POST", path, {member: token})
+    assert request.headers["Authorization"] == f"Bearer {fake_clerk.secret_key}"
+    assert request.headers["Clerk-API-Version"] == SUPPORTED_BAPI_VERSION
+
+
+async def test_m2m_verification_uses_the_machine_secret_key_when_set(fake_clerk: FakeClerk) -> None:
+    """mt_ tokens authenticate with the machine secret key if there is one; API keys still use the secret key."""
+    fake_clerk.machine_secret_key = "ak_machine_secret"
+    fake_clerk.register_machine_token("mt_1", "m2m_token")
+    fake_clerk.register_machine_token("ak_1", "api_key")
+    async with ClerkClient(
+        secret_key=fake_clerk.secret_key, machine_secret_key="ak_machine_secret", api_url=fake_clerk.url
+    ) as client:
+        await client.verify_m2m_token("mt_1")
+        await client.verify_api_key("ak_1")
+    m2m, api_key = fake_clerk.received
+    assert m2m.headers["Authorization"] == "Bearer ak_machine_secret"
+    assert api_key.headers["Authorization"] == f"Bearer {fake_clerk.secret_key}"
+
+
+async def test_an_unknown_machine_token_is_a_404_that_does_not_echo_it(
+    fake_clerk: FakeClerk, clerk_client: ClerkClient
+) -> None:
+    """Clerk's 404 surfaces with its status; the token is a credential and stays out of the message."""
+    with pytest.raises(BackendAPIError) as caught:
+        await clerk_client.verify_api_key("ak_secret_value")
+    assert (caught.value.status, caught.value.code) == (404, "resource_not_found")
+    assert "ak_secret_value" not in str(caught.value)
+
+
+async def test_a_machine_verification_that_is_not_json_is_an_error(
+    fake_clerk: FakeClerk, clerk_client: ClerkClient
+) -> None:
+    """A 200 whose body is not JSON is a malformed answer (status 200), not a verified token."""
+    fake_clerk.register_machine_token("oat_1", "oauth_token")
+    fake_clerk.serve_garbage()
+    with pytest.raises(BackendAPIError, match="not JSON") as caught:
+        await clerk_client.verify_oauth_token("oat_1")
+    assert caught.value.status == 200

@@ -35,7 +35,7 @@ def assert_verifies(token: str, jwks: dict[str, list[dict[str, Any]]]) -> None:
 
 
 async def call_every_endpoint(client: ClerkClient, fake: FakeClerk) -> list[BackendAPIError]:
-    """Call the three endpoints and collect the BackendAPIError each one raises."""
+    """Call every endpoint and collect the BackendAPIError each one raises."""
     calls = [
         client.get_jwks(),
         client.get_handshake_payload("n"),
@@ -47,6 +47,9 @@ async def call_every_endpoint(client: ClerkClient, fake: FakeClerk) -> list[Back
             request_headers={},
             suffixed_cookies=True,
         ),
+        client.verify_api_key("ak_unregistered"),
+        client.verify_m2m_token("mt_unregistered"),
+        client.verify_oauth_token("oat_unregistered"),
     ]
     results = await asyncio.gather(*calls, return_exceptions=True)
     assert all(isinstance(r, BackendAPIError) for r in results)
@@ -98,7 +101,7 @@ async def test_every_endpoint_checks_the_bearer(fake_clerk: FakeClerk) -> None:
         errors = await call_every_endpoint(client, fake_clerk)
     assert [(e.status, e.code, e.first_message) for e in errors] == [
         (401, "clerk_key_invalid", MSG_INVALID_SECRET_KEY)
-    ] * 3
+    ] * 6
 
 
 @pytest.mark.parametrize(
@@ -113,10 +116,10 @@ async def test_every_endpoint_checks_the_bearer(fake_clerk: FakeClerk) -> None:
 async def test_failure_switches_apply_to_every_endpoint_until_healed(
     fake_clerk: FakeClerk, clerk_client: ClerkClient, switch: Any, status: int
 ) -> None:
-    """Each switch breaks all three endpoints; heal() restores them."""
+    """Each switch breaks every endpoint; heal() restores them."""
     fake_clerk.register_handshake_nonce("n", ["__session=x"])
     switch(fake_clerk)
-    assert [e.status for e in await call_every_endpoint(clerk_client, fake_clerk)] == [status] * 3
+    assert [e.status for e in await call_every_endpoint(clerk_client, fake_clerk)] == [status] * 6
     fake_clerk.heal()
     assert await clerk_client.get_handshake_payload("n") == ["__session=x"]
 
@@ -199,6 +202,71 @@ async def test_refresh_refuses_unknown_pairs_with_clerk_shaped_errors(
             suffixed_cookies=True,
         )
     assert (caught.value.status, caught.value.code) == expected
+
+
+@pytest.mark.parametrize(
+    ("token_type", "verify", "shape"),
+    [
+        (
+            "api_key",
+            ClerkClient.verify_api_key,
+            {"object": "api_key", "type": "api_key", "name": "fake-api-key", "subject": "user_fake"},
+        ),
+        ("m2m_token", ClerkClient.verify_m2m_token, {"object": "machine_to_machine_token", "subject": "mch_fake"}),
+        (
+            "oauth_token",
+            ClerkClient.verify_oauth_token,
+            {"object": "clerk_idp_oauth_access_token", "client_id": "client_fake", "subject": "user_fake"},
+        ),
+    ],
+)
+async def test_registered_machine_tokens_verify_to_clerk_shaped_resources(
+    token_type: str, verify: Any, shape: dict[str, str]
+) -> None:
+    """register_machine_token makes its endpoint answer Clerk's resource JSON, defaults filled, fields applied."""
+    fake = FakeClerk(clock=lambda: 1_700_000_000.5)
+    async with fake, ClerkClient(secret_key=fake.secret_key, api_url=fake.url) as client:
+        answer = fake.register_machine_token("tok_1", token_type, scopes=["read"], extra="kept")
+        assert await verify(client, "tok_1") == answer
+    assert answer.items() >= {**shape, "scopes": ["read"], "extra": "kept", "revoked": False}.items()
+    assert answer["id"].startswith(("ak_", "mt_", "oat_"))
+    assert (answer["created_at"], answer["updated_at"], answer["expiration"]) == (1_700_000_000_500,) * 2 + (None,)
+
+
+async def test_a_machine_token_verifies_only_at_its_own_endpoint(
+    fake_clerk: FakeClerk, clerk_client: ClerkClient
+) -> None:
+    """An unknown token, or one registered for another type, is Clerk's 404 resource_not_found."""
+    fake_clerk.register_machine_token("ak_1", "api_key")
+    with pytest.raises(BackendAPIError) as caught:
+        await clerk_client.verify_m2m_token("ak_1")
+    assert (caught.value.status, caught.value.code) == (404, "resource_not_found")
+    with pytest.raises(ValueError, match="not a machine token type"):
+        fake_clerk.register_machine_token("x", "session_token")
+
+
+async def test_a_verify_body_without_its_member_is_a_422(fake_clerk: FakeClerk) -> None:
+    """The token travels in the endpoint's own member (secret, token, access_token); without it, 422."""
+    request = urllib.request.Request(
+        f"{fake_clerk.url}/api_keys/verify",
+        data=b'{"token": "ak_1"}',
+        headers={"Authorization": f"Bearer {fake_clerk.secret_key}", "Content-Type": "application/json"},
+    )
+    with pytest.raises(urllib.error.HTTPError) as caught:
+        await asyncio.to_thread(urllib.request.urlopen, request, timeout=5)
+    assert caught.value.code == 422
+
+
+async def test_the_m2m_endpoint_also_takes_the_machine_secret_key() -> None:
+    """/m2m_tokens/verify accepts the machine secret key as well as the secret key; the others do not."""
+    async with FakeClerk(machine_secret_key="ak_machine") as fake:
+        fake.register_machine_token("mt_1", "m2m_token")
+        fake.register_machine_token("ak_1", "api_key")
+        async with ClerkClient(secret_key="ak_machine", api_url=fake.url) as client:
+            assert (await client.verify_m2m_token("mt_1"))["subject"] == "mch_fake"
+            with pytest.raises(BackendAPIError) as caught:
+                await client.verify_api_key("ak_1")
+    assert caught.value.status == 401
 
 
 async def test_requests_are_recorded_in_order(fake_clerk: FakeClerk, clerk_client: ClerkClient) -> None:

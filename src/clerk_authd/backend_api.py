@@ -176,6 +176,31 @@ class ClerkClient:
         )
         return _string_list(body, "cookies", self.url_for(path))
 
+    async def verify_api_key(self, secret: str) -> dict[str, Any]:
+        """``POST /api_keys/verify``: Clerk's ``APIKey`` JSON for ``secret`` (an ``ak_`` token)."""
+        return await self._verify_machine_token("/api_keys/verify", {"secret": secret}, self.secret_key)
+
+    async def verify_m2m_token(self, token: str) -> dict[str, Any]:
+        """``POST /m2m_tokens/verify``: Clerk's ``M2MToken`` JSON for an ``mt_`` token.
+
+        The only call that authenticates with the machine secret key, when one is set.
+        """
+        bearer = self.machine_secret_key or self.secret_key
+        return await self._verify_machine_token("/m2m_tokens/verify", {"token": token}, bearer)
+
+    async def verify_oauth_token(self, access_token: str) -> dict[str, Any]:
+        """``POST /oauth_applications/access_tokens/verify``: Clerk's ``IdPOAuthAccessToken`` JSON (``oat_``)."""
+        path = "/oauth_applications/access_tokens/verify"
+        return await self._verify_machine_token(path, {"access_token": access_token}, self.secret_key)
+
+    async def _verify_machine_token(self, path: str, body: dict[str, str], bearer: str) -> dict[str, Any]:
+        """One machine-token verification: ``POST`` outside ``/v1`` (clerk-semantics §18), a JSON object back."""
+        answer = await self._request("POST", path, json_body=body, versioned=False, bearer=bearer)
+        if not isinstance(answer, dict):
+            url = self.url_for(path, versioned=False)
+            raise BackendAPIError(f"{url} answered with JSON that is not an object", status=200)
+        return answer
+
     async def _request(
         self,
         method: str,

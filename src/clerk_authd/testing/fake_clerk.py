@@ -2,8 +2,11 @@
 
 Tests point a ``ClerkClient`` at ``FakeClerk.url`` instead of mocking HTTP, so the requests, headers,
 timeouts and error bodies they exercise are the real ones. It serves ``GET /v1/jwks``,
-``GET /v1/clients/handshake_payload`` and ``POST /v1/sessions/{sid}/refresh``, checks the bearer on every
-endpoint like Clerk, and fails on demand: a forced status (``fail_with``, ``go_down``), a slow answer
+``GET /v1/clients/handshake_payload``, ``POST /v1/sessions/{sid}/refresh`` and the three machine-token
+verifications outside ``/v1`` (``POST /api_keys/verify``, ``/m2m_tokens/verify``,
+``/oauth_applications/access_tokens/verify``: Clerk-shaped JSON for registered tokens, 404 for others).
+It checks the bearer on every endpoint like Clerk (the M2M endpoint also takes the machine secret key), and
+fails on demand: a forced status (``fail_with``, ``go_down``), a slow answer
 (``slow``), a 200 that is not JSON (``serve_garbage``), an empty key set (``serve_empty_keys``).
 ``heal()`` turns every failure off. Key rotation is ``rotate()`` / ``add_key()`` / ``retire_key()``.
 
@@ -38,6 +41,12 @@ MSG_INVALID_SECRET_KEY: Final = (
 )
 GARBAGE_BODY: Final = "<html><body>502 Bad Gateway (not JSON)</body></html>"
 _REFRESH_PATH = re.compile(r"/v1/sessions/([^/]+)/refresh")
+#: machine-token verify path → (token type, the JSON body member carrying the token), clerk-semantics §18
+MACHINE_VERIFY_ENDPOINTS: Final[Mapping[str, tuple[str, str]]] = {
+    "/api_keys/verify": ("api_key", "secret"),
+    "/m2m_tokens/verify": ("m2m_token", "token"),
+    "/oauth_applications/access_tokens/verify": ("oauth_token", "access_token"),
+}
 
 
 def clerk_error(code: str, message: str, long_message: str | None = None) -> dict[str, object]:
@@ -78,8 +87,10 @@ class FakeClerk:
         publishable_key: str = DEFAULT_PUBLISHABLE_KEY,
         mint: TokenMint | None = None,
         clock: Callable[[], float] = time.time,
+        machine_secret_key: str = "",
     ) -> None:
         self.secret_key = secret_key
+        self.machine_secret_key = machine_secret_key
         self.publishable_key = publishable_key
         self.frontend_api, _ = parse_publishable_key(publishable_key)
         self.issuer = f"https://{self.frontend_api}"
@@ -90,6 +101,7 @@ class FakeClerk:
         self._rotations = 0
         self._nonces: dict[str, list[str]] = {}
         self._refresh_tokens: dict[str, str] = {}
+        self._machine_tokens: dict[tuple[str, str], dict[str, Any]] = {}
         self.received: list[RecordedRequest] = []
         self.jwks_fetches = 0
         self._forced: tuple[int, list[dict[str, object]]] | None = None
@@ -176,6 +188,26 @@ class FakeClerk:
         """Make ``POST /v1/sessions/<session_id>/refresh`` accept ``refresh_token``."""
         self._refresh_tokens[session_id] = refresh_token
 
+    def register_machine_token(self, token: str, token_type: str, **fields: Any) -> dict[str, Any]:
+        """Make the ``token_type`` verify endpoint accept ``token``; returns the JSON it will answer.
+
+        The answer is Clerk's resource JSON for the type (``APIKey``, ``M2MToken``, ``IdPOAuthAccessToken``)
+        with ids and timestamps filled in; ``fields`` override or add members (``subject``, ``scopes``,
+        ``claims``, ``name``, ``client_id``, ``aud``, ...).
+        """
+        if token_type not in _MACHINE_DEFAULTS:
+            raise ValueError(f"not a machine token type: {token_type!r}")
+        created_ms = int(self._clock() * 1000)
+        answer: dict[str, Any] = {
+            "id": f"{_MACHINE_ID_PREFIXES[token_type]}fake{len(self._machine_tokens) + 1}",
+            **_MACHINE_DEFAULTS[token_type],
+            "created_at": created_ms,
+            "updated_at": created_ms,
+        }
+        answer.update(fields)
+        self._machine_tokens[(token_type, token)] = answer
+        return dict(answer)
+
     # -- failure switches --------------------------------------------------------------------------------
 
     def fail_with(self, status: int, errors: list[dict[str, object]] | None = None) -> None:
@@ -226,9 +258,16 @@ class FakeClerk:
             return web.Response(status=status, text=GARBAGE_BODY, content_type="text/html")
         if self._forced is not None:
             return _errors_response(*self._forced)
-        if request.headers.get("Authorization") != f"Bearer {self.secret_key}":
+        if request.headers.get("Authorization") not in self._bearers(request.path):
             return _errors_response(401, [clerk_error("clerk_key_invalid", MSG_INVALID_SECRET_KEY)])
         return self._route(request, body)
+
+    def _bearers(self, path: str) -> tuple[str, ...]:
+        """The Authorization values an endpoint accepts: the secret key, and for M2M also the machine key."""
+        keys = [self.secret_key]
+        if path == "/m2m_tokens/verify" and self.machine_secret_key:
+            keys.append(self.machine_secret_key)
+        return tuple(f"Bearer {key}" for key in keys)
 
     def _route(self, request: web.Request, body: Any) -> web.Response:
         if request.method == "GET" and request.path == "/v1/jwks":
@@ -238,6 +277,8 @@ class FakeClerk:
             if directives is None:
                 return _errors_response(404, [clerk_error("resource_not_found", "not found")])
             return web.json_response({"directives": directives}, dumps=_dumps)
+        if request.method == "POST" and request.path in MACHINE_VERIFY_ENDPOINTS:
+            return self._verify_machine_token(*MACHINE_VERIFY_ENDPOINTS[request.path], body)
         match = _REFRESH_PATH.fullmatch(request.path)
         if request.method == "POST" and match is not None:
             return self._refresh(match.group(1), request.query.get("suffixed_cookies") == "true", body)
@@ -262,6 +303,58 @@ class FakeClerk:
         name = f"__session_{self.cookie_suffix}" if suffixed else "__session"
         cookie = f"{name}={self.mint.sign(claims)}; Path=/; Secure; SameSite=Lax"
         return web.json_response({"object": "cookies", "cookies": [cookie]}, dumps=_dumps)
+
+    def _verify_machine_token(self, token_type: str, member: str, body: Any) -> web.Response:
+        """A registered token's resource JSON; 404 for any other token, 422 without the body member."""
+        token = body.get(member) if isinstance(body, dict) else None
+        if not isinstance(token, str):
+            return _errors_response(422, [clerk_error("form_param_missing", f"{member} must be included")])
+        answer = self._machine_tokens.get((token_type, token))
+        if answer is None:
+            return _errors_response(404, [clerk_error("resource_not_found", "not found")])
+        return web.json_response(answer, dumps=_dumps)
+
+
+#: Clerk's resource JSON per machine token type, less ``id`` and the timestamps (``api/resources/JSON.ts``)
+_MACHINE_DEFAULTS: Final[Mapping[str, Mapping[str, Any]]] = {
+    "api_key": {
+        "object": "api_key",
+        "type": "api_key",
+        "name": "fake-api-key",
+        "subject": "user_fake",
+        "scopes": [],
+        "claims": None,
+        "revoked": False,
+        "revocation_reason": None,
+        "expired": False,
+        "expiration": None,
+        "created_by": None,
+        "description": None,
+        "last_used_at": None,
+    },
+    "m2m_token": {
+        "object": "machine_to_machine_token",
+        "subject": "mch_fake",
+        "scopes": [],
+        "claims": None,
+        "revoked": False,
+        "revocation_reason": None,
+        "expired": False,
+        "expiration": None,
+    },
+    "oauth_token": {
+        "object": "clerk_idp_oauth_access_token",
+        "client_id": "client_fake",
+        "type": "oauth:access_token",
+        "subject": "user_fake",
+        "scopes": [],
+        "revoked": False,
+        "revocation_reason": None,
+        "expired": False,
+        "expiration": None,
+    },
+}
+_MACHINE_ID_PREFIXES: Final[Mapping[str, str]] = {"api_key": "ak_", "m2m_token": "mt_", "oauth_token": "oat_"}
 
 
 def _all_ints(claims: Mapping[str, Any], *names: str) -> bool:
