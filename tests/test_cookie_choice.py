@@ -6,8 +6,9 @@ from typing import Any
 
 import pytest
 
+from clerk_authd.carriers import Carriers, uses_suffixed_cookies
 from clerk_authd.instance import Instance
-from clerk_authd.request import Carriers, RequestView, uses_suffixed_cookies
+from clerk_authd.request import RequestView
 from clerk_authd.testing.mint import TokenMint
 from tests.conftest import FIXTURES, FROZEN_NOW
 

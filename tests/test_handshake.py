@@ -9,13 +9,13 @@ import pytest
 
 from clerk_authd.authenticate import AuthenticateOptions, Authenticator
 from clerk_authd.backend_api import ClerkClient
-from clerk_authd.errors import AuthenticateRequestError, TokenVerificationError
+from clerk_authd.carriers import Carriers
+from clerk_authd.errors import AuthenticateRequestError, HandshakeError, TokenVerificationError
 from clerk_authd.handshake import (
     MSG_CLOCK_SKEW,
     MSG_LOOP,
     MSG_SATELLITE_LOOP,
     Context,
-    HandshakeError,
     apply_directives,
     handshake_location,
     is_eligible,
@@ -27,7 +27,7 @@ from clerk_authd.handshake import (
 from clerk_authd.instance import Instance
 from clerk_authd.keys import PemKey
 from clerk_authd.orgsync import OrganizationMatcher
-from clerk_authd.request import Carriers, RequestView
+from clerk_authd.request import RequestView
 from clerk_authd.state import RequestState
 from clerk_authd.testing.fake_clerk import FakeClerk
 from clerk_authd.testing.mint import TokenMint

@@ -32,8 +32,9 @@ from joserfc.jwk import RSAKey
 from clerk_authd.compact import b64url_decode
 from clerk_authd.config import Settings
 from clerk_authd.errors import Reason, TokenVerificationError
+from clerk_authd.javascript import UNDEFINED
 from clerk_authd.testing.mint import TokenMint, b64url
-from clerk_authd.tokens import UNDEFINED, VerifyOptions, verify_session_token
+from clerk_authd.tokens import VerifyOptions, verify_session_token
 from tests.conftest import FROZEN_NOW
 from tests.test_tokens import AZP, ISS, KID, claims, mock_jwks
 

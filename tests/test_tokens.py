@@ -16,15 +16,13 @@ import pytest
 from clerk_authd.compact import MSG_NOT_THREE_PARTS, MSG_UNDECODABLE, decode_jwt
 from clerk_authd.config import Settings
 from clerk_authd.errors import Action, Reason, TokenVerificationError
+from clerk_authd.javascript import UNDEFINED
 from clerk_authd.keys import PemKey, UnusableKeyError, VerificationKey, import_jwk
 from clerk_authd.keystore import MSG_KID_MISMATCH
 from clerk_authd.testing.mint import TokenMint, b64url
 from clerk_authd.tokens import (
-    UNDEFINED,
     VerifiedToken,
     VerifyOptions,
-    js_json,
-    js_time,
     rs256_signature_is_valid,
     verify_session_token,
     verify_token,
@@ -863,63 +861,3 @@ def test_options_from_settings_map_clerks_checks_and_require_sid() -> None:
     assert opts.header_type is None
     assert opts.max_lifetime_s is None
     assert opts.clock() == FROZEN_NOW
-
-
-# --- JavaScript rendering ---------------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("value", "rendered"),
-    [
-        (UNDEFINED, "undefined"),
-        (None, "null"),
-        (True, "true"),
-        (1666648310, "1666648310"),
-        (1666648310.0, "1666648310"),
-        (60.5, "60.5"),
-        (-0.0, "0"),
-        (0.1, "0.1"),
-        (1e21, "1e+21"),
-        (123456789012345680000.0, "123456789012345680000"),
-        (1e-7, "1e-7"),
-        (0.000001, "0.000001"),
-        (2**53 + 1, "9007199254740992"),
-        (10**400, "null"),
-        (math.inf, "null"),
-        ('a"b\\c\n\t\x01\x7fé', '"a\\"b\\\\c\\n\\t\\u0001\x7fé"'),
-        ("\ud800", '"\\ud800"'),
-        ({"b": 1, "10": 2, "2": [1, None, False], "01": {}}, '{"2":[1,null,false],"10":2,"b":1,"01":{}}'),
-        ([], "[]"),
-    ],
-)
-def test_js_json_renders_as_json_stringify(value: object, rendered: str) -> None:
-    """Numbers, strings, key order and ``undefined`` come out as JavaScript's ``JSON.stringify`` writes them."""
-    assert js_json(value) == rendered
-
-
-def test_js_json_renders_deep_nesting_without_recursion() -> None:
-    """A claim nested thousands of levels deep is rendered, not a ``RecursionError``."""
-    deep: object = 1
-    for _ in range(5000):
-        deep = [deep]
-    assert js_json(deep) == "[" * 5000 + "1" + "]" * 5000
-
-
-@pytest.mark.parametrize(
-    ("seconds", "rendered"),
-    [
-        (1666648310, IN_A_MINUTE_UTC),
-        (1666648310.999, IN_A_MINUTE_UTC),
-        (0, "Thu, 01 Jan 1970 00:00:00 GMT"),
-        (-1, "Wed, 31 Dec 1969 23:59:59 GMT"),
-        (951782400, "Tue, 29 Feb 2000 00:00:00 GMT"),
-        (253402300799, "Fri, 31 Dec 9999 23:59:59 GMT"),
-        (8.64e12, "Sat, 13 Sep 275760 00:00:00 GMT"),
-        (-62198755200, "Fri, 01 Jan -0001 00:00:00 GMT"),
-        (8.64e12 + 1, "Invalid Date"),
-        (math.nan, "Invalid Date"),
-    ],
-)
-def test_js_time_renders_as_to_utc_string(seconds: float, rendered: str) -> None:
-    """Dates come out as ``Date.prototype.toUTCString``, including years beyond 9999 and before year 1."""
-    assert js_time(seconds) == rendered

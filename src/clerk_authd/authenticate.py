@@ -31,18 +31,19 @@ from typing import TYPE_CHECKING, Any, Final
 from clerk_authd.auth import SignedInAuth, is_machine_token_type, pending_as_signed_out, signed_in_auth
 from clerk_authd.backend_api import ClerkClient
 from clerk_authd.cache import VerifiedTokenCache
-from clerk_authd.claims import SessionClaims, js_truthy
+from clerk_authd.carriers import Carriers
+from clerk_authd.claims import SessionClaims
 from clerk_authd.compact import decode_jwt, peek_jwt
 from clerk_authd.errors import (
     AuthenticateRequestError,
     BackendAPIError,
+    HandshakeError,
     Reason,
     TokenCarrier,
     TokenVerificationError,
 )
 from clerk_authd.handshake import (
     Context,
-    HandshakeError,
     apply_directives,
     dev_handshake_failure,
     is_cross_origin_referrer,
@@ -51,18 +52,20 @@ from clerk_authd.handshake import (
     resolve_handshake,
 )
 from clerk_authd.instance import Instance, PublishableKeyError
+from clerk_authd.javascript import UNDEFINED, js_json, js_less_than, js_truthy
 from clerk_authd.keys import KeyResolver, PemKey
 from clerk_authd.keystore import KeyStore
 from clerk_authd.orgsync import OrganizationMatcher, PatternError
-from clerk_authd.request import DEV_BROWSER, Carriers, RequestView, js_to_number, parse_url
+from clerk_authd.request import DEV_BROWSER, RequestView
 from clerk_authd.state import TOKEN_TYPE_MISMATCH, RequestState
-from clerk_authd.tokens import DEFAULT_CLOCK_SKEW_MS, VerifyOptions, js_json, verify_session_token
+from clerk_authd.tokens import DEFAULT_CLOCK_SKEW_MS, VerifyOptions, clock_skew_ms, verify_session_token
 from clerk_authd.tokentypes import (
     get_machine_token_type,
     has_non_session_jwt_category,
     is_machine_jwt,
     is_machine_token,
 )
+from clerk_authd.url import parse_url
 
 if TYPE_CHECKING:
     from clerk_authd.config import Settings
@@ -106,7 +109,6 @@ _TIME_REASONS: Final = {
     Reason.TOKEN_IAT_IN_THE_FUTURE: "session-token-iat-in-the-future",
 }
 _HEADER_ONLY: Final = frozenset({"m2m_token", "api_key"})
-_MISSING: Final = object()
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,11 +204,6 @@ def _accepts(token_type: str, accepts: AcceptsToken) -> bool:
     return accepts == "any" or (token_type in accepts if isinstance(accepts, tuple) else token_type == accepts)
 
 
-def _js_less(value: object, number: float) -> bool:
-    """JS ``value < number`` for a claim that may be missing (``undefined``: false) or not a number."""
-    return value is not _MISSING and js_to_number(value) < number
-
-
 class Authenticator:
     """Authenticates requests with one set of options, keys, Backend API client and verified-token cache.
 
@@ -230,8 +227,7 @@ class Authenticator:
         self._cache = cache
         self._clock = clock
         self._verify_options = options.verify_options(keys, clock)
-        skew_ms = options.clock_skew_in_ms
-        self._skew_s = (skew_ms if math.isfinite(skew_ms) else DEFAULT_CLOCK_SKEW_MS) / 1000
+        self._skew_s = clock_skew_ms(options.clock_skew_in_ms) / 1000
         self._warned_azp = False
         try:
             self._matcher = OrganizationMatcher(options.organization_patterns, options.personal_account_patterns)
@@ -525,7 +521,7 @@ class Authenticator:
                 return RequestState.signed_out(TOKEN_TYPE_MISMATCH)
         else:
             payload = verdict.payload
-        if _js_less(payload.get("iat", _MISSING), context.carriers.client_uat):
+        if js_less_than(payload.get("iat", UNDEFINED), context.carriers.client_uat):
             return maybe_handshake(context, SESSION_TOKEN_IAT_BEFORE_CLIENT_UAT, "")
         if verdict is None:
             try:

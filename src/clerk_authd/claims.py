@@ -25,13 +25,8 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from clerk_authd.errors import Reason, TokenVerificationError
+from clerk_authd.javascript import JS_WHITESPACE, js_truthy
 
-#: The characters JavaScript's ``String.prototype.trim`` removes (WhiteSpace + LineTerminator). Python's
-#: ``str.strip()`` differs (it strips U+001C..U+001F and U+0085, and keeps U+FEFF).
-JS_WHITESPACE: Final = (
-    "\t\n\v\f\r \u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a"
-    "\u2028\u2029\u202f\u205f\u3000\ufeff"
-)
 _ASCII_DIGITS = re.compile(r"[0-9]+")
 #: Decimal digits converted per step when reducing a mask; well under Python's int/str conversion limit.
 _DIGITS_PER_STEP: Final = 1000
@@ -69,15 +64,6 @@ class SessionClaims:
     features: str
     plans: str
     raw: dict[str, Any]
-
-
-def js_truthy(value: object) -> bool:
-    """JavaScript truthiness of a JSON value: ``{}`` and ``[]`` are true, ``0``, ``''`` and ``null`` false."""
-    if value is None or isinstance(value, bool):
-        return bool(value)
-    if isinstance(value, int | float | str):
-        return bool(value)
-    return True
 
 
 def split_by_scope(claim: str) -> ScopedValues:

@@ -7,7 +7,19 @@
     ├── TokenVerificationError          Clerk's TokenVerificationError: reason + message + action
     ├── MachineTokenVerificationError   Clerk's MachineTokenVerificationError: code + message + status
     ├── BackendAPIError                 a non-2xx, garbled or unreachable Clerk Backend API call
-    └── AuthenticateRequestError        a precondition Clerk throws for (missing keys, dev handshake failure)
+    ├── AuthenticateRequestError        a precondition Clerk throws for (missing keys, dev handshake failure)
+    └── HandshakeError                  a handshake's cookies did not give a verified session (Clerk's Error)
+
+    ValueError                          input errors of one parser, translated by its callers (never public)
+    ├── pem.PemKeyError                 CLERK_JWT_KEY is not a usable RSA public key → ConfigError, jwk-local-missing
+    ├── keys.UnusableKeyError           one JWKS entry cannot verify RS256 → the KeyStore skips it, logged
+    ├── instance.PublishableKeyError    a publishable key does not decode → ConfigError, AuthenticateRequestError
+    ├── orgsync.PatternError            an organization pattern does not compile → ConfigError,
+    │                                   AuthenticateRequestError
+    └── service.requirements.RequirementError   a bad requirement in a decision request → 400
+
+    RuntimeError
+    └── sanic.MiddlewareRequiredError   get_auth / require_auth on a request clerk_middleware did not see
 
 Foreign exceptions (joserfc, aiohttp, json) are translated into these at one boundary each:
 ``tokens.py`` for joserfc, ``backend_api.py`` for aiohttp. Nothing above those modules ever sees a
@@ -145,3 +157,11 @@ class BackendAPIError(ClerkAuthdError):
 
 class AuthenticateRequestError(ClerkAuthdError):
     """Clerk throws instead of answering: missing keys, a bad satellite setup, a failed dev handshake."""
+
+
+class HandshakeError(ClerkAuthdError):
+    """A handshake could not be completed for a reason other than a handshake-token check (Clerk's ``Error``).
+
+    Raised by ``handshake.resolve_handshake`` and caught by ``authenticate``, which logs it and carries on down
+    the cookie path, as Clerk does with the ``Error`` its ``resolveHandshake`` throws.
+    """

@@ -23,16 +23,18 @@ from typing import Any, Final
 
 from clerk_authd.auth import signed_in_auth
 from clerk_authd.backend_api import SUPPORTED_BAPI_VERSION, ClerkClient
+from clerk_authd.carriers import Carriers
 from clerk_authd.compact import decode_jwt
 from clerk_authd.errors import (
     Action,
     AuthenticateRequestError,
     BackendAPIError,
-    ClerkAuthdError,
+    HandshakeError,
     Reason,
     TokenVerificationError,
 )
 from clerk_authd.instance import Instance
+from clerk_authd.javascript import UNDEFINED, js_json, js_number_str
 from clerk_authd.keys import KeyResolver
 from clerk_authd.orgsync import OrganizationMatcher
 from clerk_authd.request import (
@@ -41,22 +43,18 @@ from clerk_authd.request import (
     HANDSHAKE_NONCE,
     REDIRECT_COUNT_COOKIE,
     SESSION_COOKIE,
-    Carriers,
     RequestView,
-    js_number_str,
-    parse_url,
 )
 from clerk_authd.state import RequestState, header_value
 from clerk_authd.tokens import (
     CLERK_ALGORITHMS,
     KEY_ALGORITHM_MISMATCH,
-    UNDEFINED,
     VerifyOptions,
-    js_json,
     rs256_signature_is_valid,
     verify_session_token,
 )
 from clerk_authd.tokentypes import IGNORE_CATEGORY, SESSION_CATEGORY
+from clerk_authd.url import parse_url
 
 log = logging.getLogger(__name__)
 
@@ -86,10 +84,6 @@ DEV_RETRY_SKEW_MS: Final = 86_400_000
 _TIME_REASONS: Final = frozenset({Reason.TOKEN_EXPIRED, Reason.TOKEN_NOT_ACTIVE_YET, Reason.TOKEN_IAT_IN_THE_FUTURE})
 _LEGACY_DEV_PORTAL_SUFFIXES: Final = (".lcl.dev", ".lclstage.dev", ".lclclerk.com")
 _CURRENT_DEV_PORTAL_SUFFIXES: Final = (".accounts.dev", ".accountsstage.dev", ".accounts.lclclerk.com")
-
-
-class HandshakeError(ClerkAuthdError):
-    """A handshake could not be completed for a reason other than a handshake-token check (Clerk's ``Error``)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,11 +28,9 @@ contract: debug headers, logs and the conformance table compare them byte for by
 from __future__ import annotations
 
 import math
-import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Final
 
 from joserfc.errors import JoseError
@@ -40,6 +38,8 @@ from joserfc.jwa import RSAAlgorithm
 
 from clerk_authd.compact import DecodedJwt, decode_jwt
 from clerk_authd.errors import Action, Reason, TokenVerificationError
+from clerk_authd.javascript import MAX_DATE_MS, UNDEFINED, js_time_ms, js_truthy
+from clerk_authd.javascript import js_json as js_json  # noqa: PLC0414 - re-exported: interfaces.md and cli.py use tokens.js_json
 from clerk_authd.keys import KeyResolver, VerificationKey
 
 if TYPE_CHECKING:
@@ -59,20 +59,6 @@ KEY_ALGORITHM_MISMATCH: Final = 'Error: JWK "alg" does not match the requested a
 FORBIDDEN_HEADER_MEMBERS: Final = ("crit", "b64", "zip", "enc", "cty", "jku", "x5u", "jwk", "x5c")
 
 _RS256: Final = RSAAlgorithm(256)
-#: ECMAScript's time range: a Date beyond ±8.64e15 ms is ``Invalid Date``.
-_MAX_DATE_MS: Final = 8.64e15
-
-
-class _Undefined:
-    """JavaScript's ``undefined``: how a missing claim or header member reads in Clerk's messages."""
-
-    __slots__ = ()
-
-    def __repr__(self) -> str:
-        return "undefined"
-
-
-UNDEFINED: Final = _Undefined()
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,28 +200,28 @@ def _check_claims(payload: Mapping[str, Any], options: VerifyOptions) -> None:
                 Action.ENSURE_CLERK_JWT,
             )
     now_ms = float(math.floor(options.clock() * 1000))
-    skew = _skew_ms(options.clock_skew_ms)
+    skew = clock_skew_ms(options.clock_skew_ms)
     exp_ms = _time_claim_ms(payload, "exp", "expiry date")
     if exp_ms is None:  # required: a missing exp reads as undefined and fails the number check
         raise _not_a_number("exp", "expiry date", UNDEFINED)
     if exp_ms <= now_ms - skew:
         raise TokenVerificationError(
             Reason.TOKEN_EXPIRED,
-            f"JWT is expired. Expiry date: {_utc_string(exp_ms)}, Current date: {_utc_string(now_ms)}.",
+            f"JWT is expired. Expiry date: {js_time_ms(exp_ms)}, Current date: {js_time_ms(now_ms)}.",
         )
     nbf_ms = _time_claim_ms(payload, "nbf", "not before date")
     if nbf_ms is not None and nbf_ms > now_ms + skew:
         raise TokenVerificationError(
             Reason.TOKEN_NOT_ACTIVE_YET,
             "JWT cannot be used prior to not before date claim (nbf). "
-            f"Not before date: {_utc_string(nbf_ms)}; Current date: {_utc_string(now_ms)};",
+            f"Not before date: {js_time_ms(nbf_ms)}; Current date: {js_time_ms(now_ms)};",
         )
     iat_ms = _time_claim_ms(payload, "iat", "issued at date")
     if iat_ms is not None and iat_ms > now_ms + skew:
         raise TokenVerificationError(
             Reason.TOKEN_IAT_IN_THE_FUTURE,
             "JWT issued at date claim (iat) is in the future. "
-            f"Issued at date: {_utc_string(iat_ms)}; Current date: {_utc_string(now_ms)};",
+            f"Issued at date: {js_time_ms(iat_ms)}; Current date: {js_time_ms(now_ms)};",
         )
     _check_policy(payload, options, exp_ms=exp_ms, now_ms=now_ms)
 
@@ -243,7 +229,7 @@ def _check_claims(payload: Mapping[str, Any], options: VerifyOptions) -> None:
 def _check_audience(aud: object, audience: tuple[str, ...]) -> None:
     """Clerk's lenient ``assertAudienceClaim``: checked only when both sides are non-empty once falsy values go."""
     wanted = [item for item in audience if item]
-    present = [item for item in (aud if isinstance(aud, list) else [aud]) if _js_truthy(item)]
+    present = [item for item in (aud if isinstance(aud, list) else [aud]) if js_truthy(item)]
     if not wanted or not present:
         return
     if isinstance(aud, str) and aud not in wanted:
@@ -274,8 +260,8 @@ def _check_policy(payload: Mapping[str, Any], options: VerifyOptions, *, exp_ms:
     if options.max_lifetime_s is not None and exp_ms - now_ms > options.max_lifetime_s * 1000:
         raise TokenVerificationError(
             Reason.TOKEN_VERIFICATION_FAILED,
-            f"JWT expiry date claim (exp) is too far in the future. Expiry date: {_utc_string(exp_ms)}, "
-            f"Current date: {_utc_string(now_ms)}.",
+            f"JWT expiry date claim (exp) is too far in the future. Expiry date: {js_time_ms(exp_ms)}, "
+            f"Current date: {js_time_ms(now_ms)}.",
             Action.ENSURE_CLERK_JWT,
         )
 
@@ -292,7 +278,7 @@ def _time_claim_ms(payload: Mapping[str, Any], name: str, label: str) -> float |
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
         raise _not_a_number(name, label, value)
     ms = math.trunc(value) * 1000  # setUTCSeconds drops the fraction
-    if abs(ms) > _MAX_DATE_MS:
+    if abs(ms) > MAX_DATE_MS:
         raise _not_a_number(name, label, value)
     return float(ms)
 
@@ -305,154 +291,10 @@ def _not_a_number(name: str, label: str, value: object) -> TokenVerificationErro
     )
 
 
-def _skew_ms(value: object) -> float:
-    """Clerk's skew: the option when it is a finite number, else 5000 ms (NaN and Infinity included)."""
+def clock_skew_ms(value: object) -> float:
+    """Clerk's skew: the option when it is a finite number, else 5000 ms (NaN and Infinity included).
+
+    ``authenticate`` bounds its cached verdicts with the same skew, so both read the option through this."""
     if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
         return float(value)
     return DEFAULT_CLOCK_SKEW_MS
-
-
-def _js_truthy(value: object) -> bool:
-    """JavaScript truthiness of a JSON value: ``[]`` and ``{}`` are true, unlike in Python."""
-    if value is None or value is UNDEFINED or isinstance(value, bool | int | float | str):
-        return bool(value) and not (isinstance(value, float) and math.isnan(value))
-    return True
-
-
-# --- JavaScript rendering --------------------------------------------------------------------------------------
-
-_WEEKDAYS: Final = ("Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat")
-_MONTHS: Final = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
-_ESCAPES: Final = {'"': '\\"', "\\": "\\\\", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
-_NEEDS_ESCAPE: Final = re.compile(r'["\\\x00-\x1f\ud800-\udfff]')
-
-
-def js_time(seconds: float) -> str:
-    """``new Date(seconds * 1000).toUTCString()``, e.g. ``Mon, 24 Oct 2022 21:51:50 GMT``."""
-    return _utc_string(seconds * 1000)
-
-
-def _utc_string(ms: float) -> str:
-    if not math.isfinite(ms) or abs(ms) > _MAX_DATE_MS:
-        return "Invalid Date"
-    days, second_of_day = divmod(math.trunc(ms) // 1000, 86_400)
-    year, month, day = _civil_from_days(days)
-    hour, rest = divmod(second_of_day, 3600)
-    minute, second = divmod(rest, 60)
-    year_text = f"{'-' if year < 0 else ''}{abs(year):04d}"
-    return (
-        f"{_WEEKDAYS[(days + 4) % 7]}, {day:02d} {_MONTHS[month - 1]} {year_text} "
-        f"{hour:02d}:{minute:02d}:{second:02d} GMT"
-    )
-
-
-def _civil_from_days(days: int) -> tuple[int, int, int]:
-    """Proleptic Gregorian (year, month, day) of a day count from 1970-01-01 (H. Hinnant's algorithm).
-
-    ``datetime`` stops at year 9999; JavaScript dates reach ±275760.
-    """
-    z = days + 719_468
-    era = z // 146_097
-    doe = z - era * 146_097
-    yoe = (doe - doe // 1460 + doe // 36_524 - doe // 146_096) // 365
-    doy = doe - (365 * yoe + yoe // 4 - yoe // 100)
-    mp = (5 * doy + 2) // 153
-    day = doy - (153 * mp + 2) // 5 + 1
-    month = mp + 3 if mp < 10 else mp - 9
-    return yoe + era * 400 + (month <= 2), month, day
-
-
-class _Raw(str):
-    """Already-rendered JSON text on ``js_json``'s work stack (as opposed to a string value to quote)."""
-
-    __slots__ = ()
-
-
-def js_json(value: object) -> str:
-    """``JSON.stringify(value)`` for a parsed JSON value, and ``undefined`` for ``UNDEFINED``.
-
-    Iterative, so a deeply nested claim cannot exhaust the stack while we render an error message.
-    """
-    if value is UNDEFINED:
-        return "undefined"
-    out: list[str] = []
-    stack: list[object] = [value]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, _Raw):
-            out.append(item)
-        elif item is None or item is UNDEFINED:
-            out.append("null")
-        elif isinstance(item, bool):
-            out.append("true" if item else "false")
-        elif isinstance(item, int | float):
-            out.append(_js_number(item))
-        elif isinstance(item, str):
-            out.append(_js_string(item))
-        elif isinstance(item, Mapping):
-            stack.append(_Raw("}"))
-            keys = _js_key_order(item)
-            for index in range(len(keys) - 1, -1, -1):
-                stack.append(item[keys[index]])
-                stack.append(_Raw(_js_string(keys[index]) + ":"))
-                if index:
-                    stack.append(_Raw(","))
-            stack.append(_Raw("{"))
-        elif isinstance(item, list | tuple):
-            stack.append(_Raw("]"))
-            for index in range(len(item) - 1, -1, -1):
-                stack.append(item[index])
-                if index:
-                    stack.append(_Raw(","))
-            stack.append(_Raw("["))
-        else:
-            raise TypeError(f"{type(item).__name__} is not a JSON value")
-    return "".join(out)
-
-
-def _js_string(text: str) -> str:
-    return '"' + _NEEDS_ESCAPE.sub(_escape, text) + '"'
-
-
-def _escape(match: re.Match[str]) -> str:
-    char = match.group()
-    return _ESCAPES.get(char) or f"\\u{ord(char):04x}"
-
-
-def _js_key_order(obj: Mapping[str, Any]) -> list[str]:
-    """JavaScript's own-property order: array-index keys ascending, then the rest in insertion order."""
-    indices = sorted((key for key in obj if _is_array_index(key)), key=int)
-    return indices + [key for key in obj if not _is_array_index(key)]
-
-
-def _is_array_index(key: str) -> bool:
-    return key.isascii() and key.isdigit() and (key == "0" or key[0] != "0") and int(key) < 2**32 - 1
-
-
-def _js_number(value: float) -> str:
-    """``Number.prototype.toString`` as ``JSON.stringify`` uses it (non-finite numbers become ``null``)."""
-    if isinstance(value, int) and abs(value) < 2**53:
-        return str(value)
-    try:
-        number = float(value)
-    except OverflowError:  # an integer literal beyond double range is Infinity in JS
-        return "null"
-    if not math.isfinite(number):
-        return "null"
-    if number == 0:
-        return "0"
-    _, digit_tuple, exponent = Decimal(repr(abs(number))).as_tuple()
-    if not isinstance(exponent, int):  # only NaN/Infinity have a letter exponent, excluded above
-        raise TypeError(f"unexpected decimal exponent {exponent!r}")
-    digits = "".join(map(str, digit_tuple)).rstrip("0")
-    point = exponent + len(digit_tuple)  # number = 0.<digits> × 10**point
-    if len(digits) <= point <= 21:
-        body = digits + "0" * (point - len(digits))
-    elif 0 < point <= 21:
-        body = f"{digits[:point]}.{digits[point:]}"
-    elif -6 < point <= 0:
-        body = "0." + "0" * -point + digits
-    else:
-        mantissa = digits[0] + (f".{digits[1:]}" if len(digits) > 1 else "")
-        body = f"{mantissa}e{'+' if point > 0 else '-'}{abs(point - 1)}"
-    return ("-" if number < 0 else "") + body
