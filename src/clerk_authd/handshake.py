@@ -34,7 +34,7 @@ from clerk_authd.errors import (
     TokenVerificationError,
 )
 from clerk_authd.instance import Instance
-from clerk_authd.javascript import UNDEFINED, js_json, js_number_str
+from clerk_authd.javascript import UNDEFINED, js_number_str
 from clerk_authd.keys import KeyResolver
 from clerk_authd.orgsync import OrganizationMatcher
 from clerk_authd.request import (
@@ -47,9 +47,10 @@ from clerk_authd.request import (
 )
 from clerk_authd.state import RequestState, header_value
 from clerk_authd.tokens import (
-    CLERK_ALGORITHMS,
     KEY_ALGORITHM_MISMATCH,
     VerifyOptions,
+    check_algorithm,
+    check_header_type,
     rs256_signature_is_valid,
     verify_session_token,
 )
@@ -182,18 +183,9 @@ async def verify_handshake_token(token: str, keys: KeyResolver | None) -> dict[s
     """``verifyHandshakeToken``: typ, alg, category, key and signature; the payload, with no claim checks."""
     decoded = decode_jwt(token)
     header = decoded.header
-    typ = header.get("typ", UNDEFINED)
-    if typ is not UNDEFINED and typ != "JWT":
-        raise TokenVerificationError(
-            Reason.TOKEN_INVALID, f'Invalid JWT type {js_json(typ)}. Expected "JWT".', Action.ENSURE_CLERK_JWT
-        )
+    check_header_type(header.get("typ", UNDEFINED), None)  # absent or "JWT", as verifyToken's default
     alg = header.get("alg", UNDEFINED)
-    if not (isinstance(alg, str) and alg in CLERK_ALGORITHMS):
-        raise TokenVerificationError(
-            Reason.TOKEN_INVALID_ALGORITHM,
-            f"Invalid JWT algorithm {js_json(alg)}. Supported: {','.join(CLERK_ALGORITHMS)}.",
-            Action.ENSURE_CLERK_JWT,
-        )
+    check_algorithm(alg)
     if "cat" in header and header["cat"] not in (SESSION_CATEGORY, IGNORE_CATEGORY):
         raise TokenVerificationError(Reason.TOKEN_INVALID, "Invalid handshake token category.")
     if keys is None:

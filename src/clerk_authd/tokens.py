@@ -120,14 +120,9 @@ async def verify_session_token(token: str, options: VerifyOptions) -> VerifiedTo
                 Reason.TOKEN_INVALID, f"Unsupported JWT header parameter {js_json(name)}.", Action.ENSURE_CLERK_JWT
             )
     key = await _resolve_key(header.get("kid"), options.keys)
-    _check_type(header.get("typ", UNDEFINED), options.header_type)
+    check_header_type(header.get("typ", UNDEFINED), options.header_type)
     alg = header.get("alg", UNDEFINED)
-    if not (isinstance(alg, str) and alg in CLERK_ALGORITHMS):
-        raise TokenVerificationError(
-            Reason.TOKEN_INVALID_ALGORITHM,
-            f"Invalid JWT algorithm {js_json(alg)}. Supported: {','.join(CLERK_ALGORITHMS)}.",
-            Action.ENSURE_CLERK_JWT,
-        )
+    check_algorithm(alg)
     if alg != "RS256":
         raise TokenVerificationError(
             Reason.TOKEN_VERIFICATION_FAILED,
@@ -160,8 +155,9 @@ async def _resolve_key(kid: object, keys: KeyResolver | None) -> VerificationKey
     return await keys.get_key(kid if isinstance(kid, str) and kid else None)
 
 
-def _check_type(typ: object, header_type: tuple[str, ...] | None) -> None:
-    """Clerk's ``assertHeaderType``: no ``typ`` passes only when no ``header_type`` was asked for."""
+def check_header_type(typ: object, header_type: tuple[str, ...] | None) -> None:
+    """Clerk's ``assertHeaderType``: no ``typ`` (``UNDEFINED``) passes only when no ``header_type`` was asked
+    for; otherwise ``typ`` must be one of ``header_type`` (default ``JWT``). The handshake token passes ``None``."""
     if typ is UNDEFINED and header_type is None:
         return
     allowed = header_type if header_type is not None else ("JWT",)
@@ -169,6 +165,16 @@ def _check_type(typ: object, header_type: tuple[str, ...] | None) -> None:
         raise TokenVerificationError(
             Reason.TOKEN_INVALID,
             f'Invalid JWT type {js_json(typ)}. Expected "{", ".join(allowed)}".',
+            Action.ENSURE_CLERK_JWT,
+        )
+
+
+def check_algorithm(alg: object) -> None:
+    """Clerk's ``assertHeaderAlgorithm``: ``alg`` must be one of ``CLERK_ALGORITHMS`` (only RS256 can then verify)."""
+    if not (isinstance(alg, str) and alg in CLERK_ALGORITHMS):
+        raise TokenVerificationError(
+            Reason.TOKEN_INVALID_ALGORITHM,
+            f"Invalid JWT algorithm {js_json(alg)}. Supported: {','.join(CLERK_ALGORITHMS)}.",
             Action.ENSURE_CLERK_JWT,
         )
 
