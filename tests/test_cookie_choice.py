@@ -11,18 +11,11 @@ from clerk_authd.instance import Instance
 from clerk_authd.request import RequestView
 from clerk_authd.testing.mint import TokenMint
 from tests.conftest import FIXTURES, FROZEN_NOW
+from tests.support import ISSUER, PK_LIVE, PK_TEST, request_view
 
-PK_LIVE = FIXTURES["publishable_keys"]["pk_live"]
-PK_TEST = FIXTURES["publishable_keys"]["pk_test"]
 LIVE_SUFFIX = FIXTURES["publishable_keys"]["cookie_suffix"]["pk_live"]
 TEST_SUFFIX = FIXTURES["publishable_keys"]["cookie_suffix"]["pk_test"]
-ISSUER = "https://" + FIXTURES["publishable_keys"]["decoded_frontend_api"]
 NOW = FROZEN_NOW
-
-
-@pytest.fixture(scope="module")
-def mint() -> TokenMint:
-    return TokenMint.from_pem(FIXTURES["signing_private_key_pkcs8_pem"], FIXTURES["mockJwtHeader"]["kid"])
 
 
 def token(mint: TokenMint, *, iat: float = NOW, exp: float = NOW + 60, iss: Any = ISSUER) -> str:
@@ -33,25 +26,23 @@ def token(mint: TokenMint, *, iat: float = NOW, exp: float = NOW + 60, iss: Any 
 
 
 def request(cookies: dict[str, str], url: str = "http://example.com/", **headers: str) -> RequestView:
-    cookie_header = "; ".join(f"{name}={value}" for name, value in cookies.items())
-    pairs = [("cookie", cookie_header), *((name.replace("_", "-"), value) for name, value in headers.items())]
-    return RequestView.build("GET", url, pairs)
+    return request_view(url, cookie="; ".join(f"{name}={value}" for name, value in cookies.items()), **headers)
 
 
 def choice(cookies: dict[str, str], publishable_key: str = PK_LIVE, now: float = NOW) -> bool:
     return uses_suffixed_cookies(request(cookies).cookies, Instance.from_publishable_key(publishable_key), now)
 
 
-def test_only_unsuffixed_cookies_are_read_unsuffixed(mint: TokenMint) -> None:
+def test_only_unsuffixed_cookies_are_read_unsuffixed(fixture_mint: TokenMint) -> None:
     """Without any suffixed cookie, the plain names are used (rule 3)."""
-    assert choice({"__session": token(mint), "__client_uat": "1"}) is False
+    assert choice({"__session": token(fixture_mint), "__client_uat": "1"}) is False
 
 
-def test_a_newer_unsuffixed_session_wins_and_brings_the_dev_browser_along(mint: TokenMint) -> None:
+def test_a_newer_unsuffixed_session_wins_and_brings_the_dev_browser_along(fixture_mint: TokenMint) -> None:
     """Both signed in, un-suffixed newer: a clerk-js downgrade, so the plain cookies are trusted (rule 4)."""
     cookies = {
-        "__session": token(mint, iat=NOW),
-        f"__session_{TEST_SUFFIX}": token(mint, iat=NOW - 100),
+        "__session": token(fixture_mint, iat=NOW),
+        f"__session_{TEST_SUFFIX}": token(fixture_mint, iat=NOW - 100),
         "__client_uat": "1",
         f"__client_uat_{TEST_SUFFIX}": "1",
         "__clerk_db_jwt": "plain",
@@ -63,27 +54,27 @@ def test_a_newer_unsuffixed_session_wins_and_brings_the_dev_browser_along(mint: 
     assert carriers.session_token_in_cookie == cookies["__session"]
 
 
-def test_a_signed_out_suffixed_uat_yields_to_a_signed_in_plain_one(mint: TokenMint) -> None:
+def test_a_signed_out_suffixed_uat_yields_to_a_signed_in_plain_one(fixture_mint: TokenMint) -> None:
     """``Us='0'`` and ``U!='0'``: un-suffixed (rule 5)."""
-    assert choice({f"__client_uat_{LIVE_SUFFIX}": "0", "__client_uat": "5", "__session": token(mint)}) is False
+    assert choice({f"__client_uat_{LIVE_SUFFIX}": "0", "__client_uat": "5", "__session": token(fixture_mint)}) is False
 
 
 @pytest.mark.parametrize("with_suffixed_session", [True, False])
-def test_production_with_both_uats_zero_reads_suffixed(mint: TokenMint, with_suffixed_session: bool) -> None:
+def test_production_with_both_uats_zero_reads_suffixed(fixture_mint: TokenMint, with_suffixed_session: bool) -> None:
     """Prod, ``U='0'`` and ``Us='0'``: suffixed, even when the suffixed session is missing."""
-    cookies = {"__client_uat": "0", f"__client_uat_{LIVE_SUFFIX}": "0", "__session": token(mint)}
+    cookies = {"__client_uat": "0", f"__client_uat_{LIVE_SUFFIX}": "0", "__session": token(fixture_mint)}
     if with_suffixed_session:
-        cookies[f"__session_{LIVE_SUFFIX}"] = token(mint)
+        cookies[f"__session_{LIVE_SUFFIX}"] = token(fixture_mint)
     carriers = Carriers.read(request(cookies), Instance.from_publishable_key(PK_LIVE), NOW)
     assert carriers.suffixed is True
     assert carriers.session_token_in_cookie == (cookies.get(f"__session_{LIVE_SUFFIX}"))
 
 
-def test_production_with_everything_present_reads_suffixed(mint: TokenMint) -> None:
+def test_production_with_everything_present_reads_suffixed(fixture_mint: TokenMint) -> None:
     """All four cookies present and valid: suffixed (rule 8)."""
     cookies = {
-        "__session": token(mint),
-        f"__session_{LIVE_SUFFIX}": token(mint),
+        "__session": token(fixture_mint),
+        f"__session_{LIVE_SUFFIX}": token(fixture_mint),
         "__client_uat": "1",
         f"__client_uat_{LIVE_SUFFIX}": "1",
     }
@@ -91,9 +82,9 @@ def test_production_with_everything_present_reads_suffixed(mint: TokenMint) -> N
 
 
 @pytest.mark.parametrize("iss", ["https://clerk.other-app.dev", "http://localhost:3001", 42, ["x"]])
-def test_an_unsuffixed_session_of_another_instance_means_suffixed(mint: TokenMint, iss: Any) -> None:
+def test_an_unsuffixed_session_of_another_instance_means_suffixed(fixture_mint: TokenMint, iss: Any) -> None:
     """A foreign (or non-string but truthy) ``iss`` in ``__session``: another app on the same site (rule 2)."""
-    assert choice({"__session": token(mint, iss=iss), "__client_uat": "1"}, PK_TEST) is True
+    assert choice({"__session": token(fixture_mint, iss=iss), "__client_uat": "1"}, PK_TEST) is True
 
 
 @pytest.mark.parametrize("session", ["not-a-jwt", "a.b.c"])
@@ -103,43 +94,45 @@ def test_an_undecodable_unsuffixed_session_means_unsuffixed(session: str) -> Non
 
 
 @pytest.mark.parametrize("iss", [None, "", 0])
-def test_an_unsuffixed_session_without_an_issuer_means_unsuffixed(mint: TokenMint, iss: Any) -> None:
+def test_an_unsuffixed_session_without_an_issuer_means_unsuffixed(fixture_mint: TokenMint, iss: Any) -> None:
     """A falsy ``iss`` also sends rule 1's way."""
-    assert choice({"__session": token(mint, iss=iss), f"__session_{LIVE_SUFFIX}": token(mint)}) is False
+    assert choice({"__session": token(fixture_mint, iss=iss), f"__session_{LIVE_SUFFIX}": token(fixture_mint)}) is False
 
 
-def test_the_issuer_is_compared_without_any_scheme_or_proxy(mint: TokenMint) -> None:
+def test_the_issuer_is_compared_without_any_scheme_or_proxy(fixture_mint: TokenMint) -> None:
     """``http(s)://`` is removed in any case, and the key's host is compared, not a proxy URL."""
     instance = Instance.from_publishable_key(PK_LIVE, proxy_url="https://app.com/__clerk")
-    cookies = request({"__session": token(mint, iss="HTTPS://clerk.inspired.puma-74.lcl.dev"), "__client_uat": "1"})
+    cookies = request(
+        {"__session": token(fixture_mint, iss="HTTPS://clerk.inspired.puma-74.lcl.dev"), "__client_uat": "1"}
+    )
     assert uses_suffixed_cookies(cookies.cookies, instance, NOW) is False
 
 
 @pytest.mark.parametrize(("publishable_key", "expected"), [(PK_TEST, False), (PK_LIVE, True)])
 def test_an_expired_suffixed_session_with_a_signed_out_plain_uat(
-    mint: TokenMint, publishable_key: str, expected: bool
+    fixture_mint: TokenMint, publishable_key: str, expected: bool
 ) -> None:
     """Dev only: ``Us!='0'``, ``U='0'`` and the suffixed session expired → un-suffixed (rule 6)."""
     suffix = TEST_SUFFIX if publishable_key == PK_TEST else LIVE_SUFFIX
     cookies = {
         f"__client_uat_{suffix}": "1",
         "__client_uat": "0",
-        f"__session_{suffix}": token(mint, iat=NOW - 120, exp=NOW - 60),
+        f"__session_{suffix}": token(fixture_mint, iat=NOW - 120, exp=NOW - 60),
     }
     assert choice(cookies, publishable_key) is expected
 
 
-def test_a_suffixed_session_without_its_uat_means_unsuffixed(mint: TokenMint) -> None:
+def test_a_suffixed_session_without_its_uat_means_unsuffixed(fixture_mint: TokenMint) -> None:
     """A suffixed session but no suffixed ``client_uat``: FAPI has the feature off (rule 7)."""
-    assert choice({f"__session_{LIVE_SUFFIX}": token(mint), "__client_uat": "1"}) is False
+    assert choice({f"__session_{LIVE_SUFFIX}": token(fixture_mint), "__client_uat": "1"}) is False
 
 
-def test_several_apps_on_localhost_read_their_own_suffixed_cookies(mint: TokenMint) -> None:
+def test_several_apps_on_localhost_read_their_own_suffixed_cookies(fixture_mint: TokenMint) -> None:
     """Dev: another app's plain session, this app's suffixed ones: suffixed."""
     cookies = {
-        "__session": token(mint, iss="https://clerk.another.lcl.dev"),
+        "__session": token(fixture_mint, iss="https://clerk.another.lcl.dev"),
         "__client_uat": "1",
-        f"__session_{TEST_SUFFIX}": token(mint),
+        f"__session_{TEST_SUFFIX}": token(fixture_mint),
         f"__client_uat_{TEST_SUFFIX}": "1",
     }
     carriers = Carriers.read(request(cookies), Instance.from_publishable_key(PK_TEST), NOW)

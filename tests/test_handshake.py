@@ -7,7 +7,6 @@ from typing import Any
 
 import pytest
 
-from clerk_authd.authenticate import AuthenticateOptions, Authenticator
 from clerk_authd.backend_api import ClerkClient
 from clerk_authd.carriers import Carriers
 from clerk_authd.errors import AuthenticateRequestError, HandshakeError, TokenVerificationError
@@ -32,19 +31,12 @@ from clerk_authd.state import RequestState
 from clerk_authd.testing.fake_clerk import FakeClerk
 from clerk_authd.testing.mint import TokenMint
 from clerk_authd.tokens import VerifyOptions
-from tests.conftest import FIXTURES, FROZEN_NOW
+from tests.conftest import FROZEN_NOW
+from tests.support import FAPI, ISSUER, PK_LIVE, PK_TEST, pem_authenticator, request_view
 
-PK_LIVE = FIXTURES["publishable_keys"]["pk_live"]
-PK_TEST = FIXTURES["publishable_keys"]["pk_test"]
-FAPI = FIXTURES["publishable_keys"]["decoded_frontend_api"]
-ISSUER = f"https://{FAPI}"
 NOW = FROZEN_NOW
 HANDSHAKE_BASE = f"https://{FAPI}/v1/client/handshake?"
 DOC = {"sec-fetch-dest": "document"}
-
-
-def request(url: str = "http://example.com/dash", method: str = "GET", **headers: str) -> RequestView:
-    return RequestView.build(method, url, [(name.replace("_", "-"), value) for name, value in headers.items()])
 
 
 def context(
@@ -57,7 +49,7 @@ def context(
     org_patterns: tuple[str, ...] = (),
     personal_patterns: tuple[str, ...] = (),
 ) -> Context:
-    view = view or request(**DOC)
+    view = view or request_view(**DOC)
     instance = Instance.from_publishable_key(
         publishable_key, proxy_url=proxy_url, domain=domain, is_satellite=is_satellite
     )
@@ -114,7 +106,7 @@ def test_the_handshake_url_carries_every_parameter_in_clerks_order(fixture_mint:
     """redirect_url (dev-browser params removed, query re-serialized), API version, suffix flag, reason, format,
     the raw session, the dev browser (dev only) and the organization, URLSearchParams-encoded."""
     token = session(fixture_mint)
-    view = request(
+    view = request_view(
         "http://localhost:3000/orgs/acme?q=a b&__clerk_db_jwt=dvb_1&__dev_session=old",
         cookie=f"__session={token}; __client_uat=1",
         **DOC,
@@ -129,13 +121,13 @@ def test_the_handshake_url_carries_every_parameter_in_clerks_order(fixture_mint:
 
 def test_production_never_sends_the_dev_browser_token() -> None:
     """The dev-browser parameter is development-only."""
-    view = request("http://example.com/?__clerk_db_jwt=dvb_1", **DOC)
+    view = request_view("http://example.com/?__clerk_db_jwt=dvb_1", **DOC)
     assert "__clerk_db_jwt" not in handshake_location(context(view), "r")
 
 
 def test_a_personal_account_path_sends_an_empty_organization() -> None:
     """``organization_id=`` (empty) for personal-account patterns."""
-    view = request("http://example.com/me", **DOC)
+    view = request_view("http://example.com/me", **DOC)
     assert handshake_location(context(view, personal_patterns=("/me",)), "r").endswith("&organization_id=")
 
 
@@ -168,20 +160,20 @@ def test_a_frontend_api_that_is_no_url_throws() -> None:
 @pytest.mark.parametrize(("count", "next_count"), [("", "1"), ("2", "3"), ("4", "5"), ("2.5", "3.5")])
 def test_each_handshake_counts_the_redirect(count: str, next_count: str) -> None:
     """The counter cookie is the request's count plus one, for two seconds; only exactly 3 stops."""
-    state = maybe_handshake(context(request(cookie=f"__clerk_redirect_count={count}", **DOC)), "r", "m")
+    state = maybe_handshake(context(request_view(cookie=f"__clerk_redirect_count={count}", **DOC)), "r", "m")
     assert state.status == "handshake"
     assert state.set_cookies == (f"__clerk_redirect_count={next_count}; SameSite=Lax; HttpOnly; Max-Age=2",)
     assert state.header("cache-control") == "no-store"
     assert state.header(
         "location",
-    ) == handshake_location(context(request(**DOC)), "r")
+    ) == handshake_location(context(request_view(**DOC)), "r")
     assert state.to_auth() is None
 
 
 @pytest.mark.parametrize(("reason", "logged"), [("r", MSG_LOOP), ("satellite-needs-syncing", MSG_SATELLITE_LOOP)])
 def test_the_third_redirect_stops_the_loop(reason: str, logged: str, caplog: pytest.LogCaptureFixture) -> None:
     """At a count of exactly 3 the answer is signed-out with the same reason, and the loop is logged."""
-    state = maybe_handshake(context(request(cookie="__clerk_redirect_count=3", **DOC)), reason, "m")
+    state = maybe_handshake(context(request_view(cookie="__clerk_redirect_count=3", **DOC)), reason, "m")
     assert (state.status, state.reason, state.message, state.set_cookies) == ("signed-out", reason, "m", ())
     assert state.header("location") is None
     assert [r.getMessage() for r in caplog.records] == [logged]
@@ -189,7 +181,7 @@ def test_the_third_redirect_stops_the_loop(reason: str, logged: str, caplog: pyt
 
 def test_an_ineligible_request_is_signed_out_with_the_same_reason() -> None:
     """No redirect headers, no counter, the debug headers of a signed-out state."""
-    state = maybe_handshake(context(request(accept="application/json")), "r", "m")
+    state = maybe_handshake(context(request_view(accept="application/json")), "r", "m")
     assert state == RequestState.signed_out("r", "m")
 
 
@@ -219,7 +211,7 @@ async def test_a_nonce_is_exchanged_for_cookies(fixture_mint: TokenMint, fake: F
     token = session(fixture_mint)
     directives = [f"__session={token}; Path=/; Secure", "__client_uat=1666648250; Path=/"]
     fake.register_handshake_nonce("nonce_1", directives)
-    view = request("http://example.com/dash?__clerk_handshake_nonce=nonce_1&__clerk_handshake=garbage", **DOC)
+    view = request_view("http://example.com/dash?__clerk_handshake_nonce=nonce_1&__clerk_handshake=garbage", **DOC)
     state = await resolve_handshake(context(view), verify_options(fixture_mint), client=client, keys=None)
     assert (state.status, state.token, state.set_cookies) == ("signed-in", token, tuple(directives))
     assert dict(state.headers) == {"access-control-allow-origin": "null", "access-control-allow-credentials": "true"}
@@ -231,7 +223,7 @@ async def test_an_unknown_nonce_is_logged_and_gives_no_cookies(
     fixture_mint: TokenMint, client: ClerkClient, caplog: pytest.LogCaptureFixture
 ) -> None:
     """A Backend API error is logged; with no session directive the answer is ``session-token-missing``."""
-    view = request("http://example.com/?__clerk_handshake_nonce=unknown", **DOC)
+    view = request_view("http://example.com/?__clerk_handshake_nonce=unknown", **DOC)
     state = await resolve_handshake(context(view), verify_options(fixture_mint), client=client, keys=None)
     assert (state.status, state.reason, state.set_cookies) == ("signed-out", "session-token-missing", ())
     assert caplog.records[-1].getMessage().startswith("Clerk: HandshakeService: error getting handshake payload: ")
@@ -239,7 +231,7 @@ async def test_an_unknown_nonce_is_logged_and_gives_no_cookies(
 
 async def test_without_a_client_a_nonce_gives_no_cookies(fixture_mint: TokenMint) -> None:
     """No Backend API client: no cookies, as Clerk without an ``apiClient``."""
-    view = request("http://example.com/?__clerk_handshake_nonce=n", **DOC)
+    view = request_view("http://example.com/?__clerk_handshake_nonce=n", **DOC)
     state = await resolve_handshake(context(view), verify_options(fixture_mint), client=None, keys=None)
     assert state.reason == "session-token-missing"
 
@@ -318,7 +310,7 @@ def test_a_directive_headers_refuse_is_a_handshake_failure(directive: object) ->
 async def test_development_redirects_to_the_url_without_handshake_parameters(fixture_mint: TokenMint) -> None:
     """Dev: ``location`` is the URL minus the handshake, help, dev-browser and nonce parameters; no-store."""
     token = handshake_token(fixture_mint, [f"__session={session(fixture_mint)}"])
-    view = request(
+    view = request_view(
         f"http://localhost:3000/dash?__clerk_handshake={token}&__clerk_help=1&__clerk_db_jwt=d"
         "&__clerk_handshake_nonce=&a=1",
         **DOC,
@@ -338,7 +330,7 @@ async def test_development_retries_a_clock_skewed_session_with_a_day_of_toleranc
     """Dev: an expired (or future) session is logged as clock skew and verified again with 24 h of skew."""
     skewed = session(fixture_mint, iat=NOW - 7200, nbf=NOW - 7200, exp=NOW - 3600)
     token = handshake_token(fixture_mint, [f"__session={skewed}"])
-    view = request(f"http://localhost:3000/?__clerk_handshake={token}", **DOC)
+    view = request_view(f"http://localhost:3000/?__clerk_handshake={token}", **DOC)
     keys = PemKey(fixture_mint.public_pem)
     state = await resolve_handshake(
         context(view, publishable_key=PK_TEST), verify_options(fixture_mint), client=None, keys=keys
@@ -363,7 +355,7 @@ async def test_a_session_that_does_not_verify_fails_the_handshake(
     """Beyond a day in dev, and any failure in production, is a ``HandshakeError`` with Clerk's message."""
     bad = fixture_mint.sign({k: v for k, v in {"sub": "user_1", "iat": NOW - 90000, **claims}.items() if v is not None})
     token = handshake_token(fixture_mint, [f"__session={bad}"])
-    view = request(f"http://localhost:3000/?__clerk_handshake={token}", **DOC)
+    view = request_view(f"http://localhost:3000/?__clerk_handshake={token}", **DOC)
     keys = PemKey(fixture_mint.public_pem)
     with pytest.raises(HandshakeError, match="^" + message.replace("(", r"\(").replace(")", r"\)")):
         await resolve_handshake(
@@ -374,18 +366,13 @@ async def test_a_session_that_does_not_verify_fails_the_handshake(
 # --- the handshake inside authenticateRequest (§5 step 0) ----------------------------------------------------
 
 
-def authenticator(mint: TokenMint, publishable_key: str = PK_LIVE) -> Authenticator:
-    options = AuthenticateOptions(publishable_key=publishable_key, secret_key="sk_test_xxx")
-    return Authenticator(options, keys=PemKey(mint.public_pem), client=None, clock=lambda: NOW)
-
-
 async def test_production_logs_a_bad_handshake_and_goes_on_with_the_cookies(
     fixture_mint: TokenMint, caplog: pytest.LogCaptureFixture
 ) -> None:
     """Prod: the failure is logged (``Clerk: unable to resolve handshake:``) and the cookies decide."""
     forged = handshake_token(TokenMint.generate(kid=fixture_mint.kid), [])
     cookie = f"__clerk_handshake={forged}; __session={session(fixture_mint, azp='x')}; __client_uat=1"
-    state = await authenticator(fixture_mint).authenticate(request(cookie=cookie, **DOC))
+    state = await pem_authenticator(fixture_mint).authenticate(request_view(cookie=cookie, **DOC))
     assert state.status == "signed-in"
     assert [r.getMessage() for r in caplog.records] == [
         "Clerk: unable to resolve handshake: Handshake signature is invalid."
@@ -413,9 +400,9 @@ async def test_development_throws_when_the_handshake_token_fails(
     """Dev: a handshake-token failure makes ``authenticateRequest`` throw (Express answers 500)."""
     signer = fixture_mint if header else TokenMint.generate(kid=fixture_mint.kid)
     token = handshake_token(signer, [], header)
-    view = request(f"http://localhost:3000/?__clerk_handshake={token}", **DOC)
+    view = request_view(f"http://localhost:3000/?__clerk_handshake={token}", **DOC)
     with pytest.raises(AuthenticateRequestError) as caught:
-        await authenticator(fixture_mint, PK_TEST).authenticate(view)
+        await pem_authenticator(fixture_mint, PK_TEST).authenticate(view)
     assert str(caught.value) == message
 
 
@@ -424,8 +411,8 @@ async def test_development_logs_a_session_failure_and_goes_on(
 ) -> None:
     """Dev: a session in the payload that does not verify is Clerk's plain ``Error``: logged, flow continues."""
     token = handshake_token(fixture_mint, ["__session=not-a-jwt"])
-    view = request(f"http://localhost:3000/?__clerk_handshake={token}", **DOC)
-    state = await authenticator(fixture_mint, PK_TEST).authenticate(view)
+    view = request_view(f"http://localhost:3000/?__clerk_handshake={token}", **DOC)
+    state = await pem_authenticator(fixture_mint, PK_TEST).authenticate(view)
     assert (state.status, state.reason) == ("handshake", "dev-browser-missing")
     assert caplog.records[0].getMessage() == (
         "Clerk: unable to resolve handshake: Invalid JWT form. A JWT consists of three parts separated by dots."
@@ -453,6 +440,6 @@ async def test_development_logs_a_session_failure_and_goes_on(
 )
 def test_known_clerk_referrers(referer: str, publishable_key: str, proxy_url: str, known: bool) -> None:
     """FAPI itself, this instance's account portal, and development portals on development instances."""
-    view = request(referer=referer)
+    view = request_view(referer=referer)
     instance = Instance.from_publishable_key(publishable_key, proxy_url=proxy_url)
     assert is_known_clerk_referrer(view, instance) is known

@@ -14,25 +14,17 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from clerk_authd.authenticate import AuthenticateOptions, Authenticator
 from clerk_authd.errors import AuthenticateRequestError
-from clerk_authd.keys import PemKey
 from clerk_authd.request import RequestView, original_request
 from clerk_authd.state import RequestState, header_value
 from clerk_authd.testing.mint import TokenMint
-from tests.conftest import FIXTURES, FROZEN_NOW
+from tests.support import PK_LIVE, PK_TEST, pem_authenticator
 
-PK_LIVE = FIXTURES["publishable_keys"]["pk_live"]
-PK_TEST = FIXTURES["publishable_keys"]["pk_test"]
-MINT = TokenMint.from_pem(FIXTURES["signing_private_key_pkcs8_pem"], FIXTURES["mockJwtHeader"]["kid"])
-KEYS = PemKey(MINT.public_pem)
 MARKER = "hostileMARKERtoken"
 
 
-def authenticate(method: str, url: str, headers: list[tuple[str, str]], publishable_key: str = PK_LIVE) -> RequestState:
-    opts = AuthenticateOptions(publishable_key=publishable_key, secret_key="sk_live_x")
-    authenticator = Authenticator(opts, keys=KEYS, client=None, clock=lambda: FROZEN_NOW)
-    return asyncio.run(authenticator.authenticate(RequestView.build(method, url, headers)))
+def authenticate(request: RequestView, mint: TokenMint, publishable_key: str = PK_LIVE) -> RequestState:
+    return asyncio.run(pem_authenticator(mint, publishable_key).authenticate(request))
 
 
 def assert_well_formed(state: RequestState) -> None:
@@ -79,25 +71,27 @@ HOSTILE = [
 
 
 @pytest.mark.parametrize(("method", "url", "headers"), HOSTILE, ids=[str(i) for i in range(len(HOSTILE))])
-def test_hostile_requests_get_an_answer(method: str, url: str, headers: list[tuple[str, str]]) -> None:
+def test_hostile_requests_get_an_answer(
+    fixture_mint: TokenMint, method: str, url: str, headers: list[tuple[str, str]]
+) -> None:
     """Bad escapes, huge values, non-ASCII, repeated names, odd hosts: a well-formed state, never an exception."""
-    assert_well_formed(authenticate(method, url, headers))
+    assert_well_formed(authenticate(RequestView.build(method, url, headers), fixture_mint))
 
 
 @pytest.mark.parametrize(("method", "url", "headers"), HOSTILE, ids=[str(i) for i in range(len(HOSTILE))])
-def test_hostile_requests_behind_a_proxy_get_an_answer(method: str, url: str, headers: list[tuple[str, str]]) -> None:
+def test_hostile_requests_behind_a_proxy_get_an_answer(
+    fixture_mint: TokenMint, method: str, url: str, headers: list[tuple[str, str]]
+) -> None:
     """The proxy headers of api.md §2 can be just as hostile."""
     pairs = [*headers, ("x-original-url", url), ("x-forwarded-uri", url), ("x-forwarded-method", method)]
-    request = original_request(method, "http://127.0.0.1:8787/verify", pairs)
-    opts = AuthenticateOptions(publishable_key=PK_LIVE, secret_key="sk_live_x")
-    state = asyncio.run(Authenticator(opts, keys=KEYS, client=None).authenticate(request))
-    assert_well_formed(state)
+    assert_well_formed(authenticate(original_request(method, "http://127.0.0.1:8787/verify", pairs), fixture_mint))
 
 
-def test_a_development_handshake_token_that_fails_throws_as_clerk_does() -> None:
+def test_a_development_handshake_token_that_fails_throws_as_clerk_does(fixture_mint: TokenMint) -> None:
     """The one request-driven throw Clerk has: a bad handshake JWT on a development instance (§5 step 0)."""
+    request = RequestView.build("GET", "/?__clerk_handshake=garbage", [("sec-fetch-dest", "document")])
     with pytest.raises(AuthenticateRequestError, match=r"^Clerk: Handshake token verification failed"):
-        authenticate("GET", "/?__clerk_handshake=garbage", [("sec-fetch-dest", "document")], PK_TEST)
+        authenticate(request, fixture_mint, PK_TEST)
 
 
 # --- generated requests ------------------------------------------------------------------------------------
@@ -130,9 +124,11 @@ def hostile_requests(draw: st.DrawFn) -> tuple[str, str, list[tuple[str, str]], 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(request=hostile_requests())
-def test_generated_requests_never_raise(request: tuple[str, str, list[tuple[str, str]], str]) -> None:
+def test_generated_requests_never_raise(
+    fixture_mint: TokenMint, request: tuple[str, str, list[tuple[str, str]], str]
+) -> None:
     """Any mix of odd paths, queries, cookies and headers yields a well-formed state (dev: no handshake JWT)."""
     method, url, headers, publishable_key = request
     # development throws on a bad handshake JWT, as Clerk does (tested above)
     assume(publishable_key == PK_LIVE or not any("__clerk_handshake" in text for text in (url, headers[-1][1])))
-    assert_well_formed(authenticate(method, url, headers, publishable_key))
+    assert_well_formed(authenticate(RequestView.build(method, url, headers), fixture_mint, publishable_key))

@@ -11,11 +11,7 @@ from clerk_authd.request import (
     parse_authorization,
     parse_cookies,
 )
-
-
-def view(url: str = "http://example.com/path?a=1", **headers: str) -> RequestView:
-    return RequestView.build("GET", url, [(name.replace("_", "-"), value) for name, value in headers.items()])
-
+from tests.support import request_view
 
 # --- §1.1 the effective URL ------------------------------------------------------------------------------
 
@@ -52,12 +48,12 @@ def test_the_url_is_rebuilt_from_forwarded_headers(url: str, headers: dict[str, 
 
 def test_a_path_that_looks_like_an_authority_moves_the_origin_as_in_clerk() -> None:
     """``new URL('//evil.com/x', origin)`` is scheme-relative in JS, and Clerk passes the pathname to it."""
-    assert view("http://localhost//evil.com/x", host="example.com").url == "http://evil.com/x"
+    assert request_view("http://localhost//evil.com/x", host="example.com").url == "http://evil.com/x"
 
 
 def test_origin_and_pathname_come_from_the_effective_url() -> None:
     """``origin`` and ``pathname`` are the WHATWG ones of ``clerkUrl``."""
-    request = view("http://localhost/orgs/Acme%20Co?x=1", host="app.com:8080")
+    request = request_view("http://localhost/orgs/Acme%20Co?x=1", host="app.com:8080")
     assert (request.origin, request.pathname) == ("http://app.com:8080", "/orgs/Acme%20Co")
 
 
@@ -66,7 +62,7 @@ def test_origin_and_pathname_come_from_the_effective_url() -> None:
 
 def test_headers_are_case_insensitive_and_an_empty_value_is_absent() -> None:
     """``getHeader`` returns ``|| undefined``: an empty header reads as missing."""
-    request = view(**{"Sec-Fetch-Dest": "document", "accept": "", "X-Custom": "  v  "})
+    request = request_view(**{"Sec-Fetch-Dest": "document", "accept": "", "X-Custom": "  v  "})
     assert request.header("sec-fetch-dest") == "document"
     assert request.header("SEC-FETCH-DEST") == "document"
     assert request.header("accept") is None
@@ -151,7 +147,7 @@ def test_cookies_parse_as_npm_cookie_does(header: str, expected: dict[str, str])
 
 def test_an_encoded_separator_never_makes_a_session_cookie() -> None:
     """A ``%3B`` inside a value is data, not a delimiter."""
-    assert "__session" not in view(cookie="sid=x%3B__session%3Dforged").cookies
+    assert "__session" not in request_view(cookie="sid=x%3B__session%3Dforged").cookies
 
 
 # --- §1.5 query --------------------------------------------------------------------------------------------
@@ -159,7 +155,7 @@ def test_an_encoded_separator_never_makes_a_session_cookie() -> None:
 
 def test_the_query_maps_each_name_to_its_first_value() -> None:
     """``searchParams.get`` returns the first value, decoded."""
-    request = view("http://h/?__clerk_db_jwt=a%20b&__clerk_db_jwt=second&flag")
+    request = request_view("http://h/?__clerk_db_jwt=a%20b&__clerk_db_jwt=second&flag")
     assert request.query == {"__clerk_db_jwt": "a b", "flag": ""}
 
 

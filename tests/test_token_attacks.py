@@ -36,7 +36,8 @@ from clerk_authd.javascript import UNDEFINED
 from clerk_authd.testing.mint import TokenMint, b64url
 from clerk_authd.tokens import VerifyOptions, verify_session_token
 from tests.conftest import FROZEN_NOW
-from tests.test_tokens import AZP, ISS, KID, claims, mock_jwks
+from tests.support import AZP, KID, claims, mock_jwks
+from tests.support import ISSUER as ISS
 
 Build = Callable[[TokenMint], str]
 

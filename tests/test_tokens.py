@@ -17,7 +17,7 @@ from clerk_authd.compact import MSG_NOT_THREE_PARTS, MSG_UNDECODABLE, decode_jwt
 from clerk_authd.config import Settings
 from clerk_authd.errors import Action, Reason, TokenVerificationError
 from clerk_authd.javascript import UNDEFINED
-from clerk_authd.keys import PemKey, UnusableKeyError, VerificationKey, import_jwk
+from clerk_authd.keys import PemKey, VerificationKey
 from clerk_authd.keystore import MSG_KID_MISMATCH
 from clerk_authd.testing.mint import TokenMint, b64url
 from clerk_authd.tokens import (
@@ -28,41 +28,11 @@ from clerk_authd.tokens import (
     verify_token,
 )
 from tests.conftest import FIXTURES, FROZEN_NOW, load_conformance
+from tests.support import AZP, ISSUER, KID, claims, mock_jwks
 
-KID = FIXTURES["mockJwtHeader"]["kid"]
-AZP = FIXTURES["mockJwtPayload"]["azp"]
-ISS = FIXTURES["mockJwtPayload"]["iss"]
 NOW_UTC = "Mon, 24 Oct 2022 21:50:50 GMT"  # FROZEN_NOW as JS's toUTCString renders it
 IN_A_MINUTE_UTC = "Mon, 24 Oct 2022 21:51:50 GMT"
 ENSURE = Action.ENSURE_CLERK_JWT
-
-
-class JwksResolver:
-    """A loaded JWKS as the key store serves it: policy-filtered keys, exact kid lookup, Clerk's kid mismatch.
-
-    Also records every kid it was asked for, so tests can tell whether a check ran before the key lookup.
-    """
-
-    def __init__(self, jwks: Mapping[str, Any]) -> None:
-        self.keys: dict[str | None, VerificationKey] = {}
-        for entry in jwks.get("keys", []):
-            try:
-                key = import_jwk(entry)
-            except UnusableKeyError:
-                continue  # a bad key is skipped, never fatal (jwt-attacks §1, JWKS)
-            self.keys[key.kid] = key
-        self.requested: list[str | None] = []
-
-    async def get_key(self, kid: str | None) -> VerificationKey:
-        self.requested.append(kid)
-        key = self.keys.get(kid) if kid is not None else None
-        if key is None:
-            raise TokenVerificationError(
-                Reason.JWK_KID_MISMATCH,
-                MSG_KID_MISMATCH.format(kid="undefined" if kid is None else kid),
-                Action.VERIFY_KEYS,
-            )
-        return key
 
 
 class FixedKey:
@@ -77,22 +47,11 @@ class FixedKey:
         return self.key
 
 
-def mock_jwks() -> JwksResolver:
-    """Clerk's ``mockJwks``, which verifies ``mockJwt`` and every ``fixture_mint`` token."""
-    return JwksResolver(FIXTURES["mockJwks"])
-
-
 def options(**overrides: Any) -> VerifyOptions:
     """Verification at Clerk's frozen clock against ``mockJwks`` unless overridden."""
     settings: dict[str, Any] = {"keys": mock_jwks(), "clock": lambda: FROZEN_NOW}
     settings.update(overrides)
     return VerifyOptions(**settings)
-
-
-def claims(**overrides: Any) -> dict[str, Any]:
-    """``mockJwtPayload`` with some claims replaced; ``UNDEFINED`` removes a claim."""
-    merged = {**FIXTURES["mockJwtPayload"], **overrides}
-    return {name: value for name, value in merged.items() if value is not UNDEFINED}
 
 
 def at(offset_s: float) -> Callable[[], float]:
@@ -304,7 +263,7 @@ ORDER_CASES: list[Any] = [
         lambda mint: mint.sign(claims(exp=FROZEN_NOW - 3600)),
         {"issuers": ("https://clerk.other.dev",)},
         Reason.TOKEN_INVALID_ISSUER,
-        f'Invalid JWT issuer claim (iss) "{ISS}". Expected "https://clerk.other.dev".',
+        f'Invalid JWT issuer claim (iss) "{ISSUER}". Expected "https://clerk.other.dev".',
         id="iss before exp",
     ),
     pytest.param(
@@ -525,15 +484,15 @@ MESSAGE_CASES: list[Any] = [
         _signed(),
         {"issuers": ("https://clerk.other.dev", "https://clerk.third.dev")},
         Reason.TOKEN_INVALID_ISSUER,
-        f'Invalid JWT issuer claim (iss) "{ISS}". Expected "https://clerk.other.dev, https://clerk.third.dev".',
+        f'Invalid JWT issuer claim (iss) "{ISSUER}". Expected "https://clerk.other.dev, https://clerk.third.dev".',
         ENSURE,
         id="iss mismatch",
     ),
     failure(
         _signed(iss=UNDEFINED),
-        {"issuers": (ISS,)},
+        {"issuers": (ISSUER,)},
         Reason.TOKEN_INVALID_ISSUER,
-        f'Invalid JWT issuer claim (iss) undefined. Expected "{ISS}".',
+        f'Invalid JWT issuer claim (iss) undefined. Expected "{ISSUER}".',
         ENSURE,
         id="iss missing",
     ),
@@ -784,11 +743,11 @@ async def test_authorized_parties_are_exact_members(
 async def test_issuer_is_checked_only_when_configured(fixture_mint: TokenMint) -> None:
     """``issuers`` None checks nothing (Clerk's default); a tuple demands exact equality; an empty one accepts none."""
     await verify_session_token(fixture_mint.sign(claims(iss=UNDEFINED)), options())
-    await verify_session_token(fixture_mint.sign(claims()), options(issuers=("https://x.example", ISS)))
+    await verify_session_token(fixture_mint.sign(claims()), options(issuers=("https://x.example", ISSUER)))
     error = await rejection(fixture_mint.sign(claims()), options(issuers=()))
     assert (error.reason, error.message) == (
         Reason.TOKEN_INVALID_ISSUER,
-        f'Invalid JWT issuer claim (iss) "{ISS}". Expected "".',
+        f'Invalid JWT issuer claim (iss) "{ISSUER}". Expected "".',
     )
 
 
@@ -845,7 +804,7 @@ def test_options_from_settings_map_clerks_checks_and_require_sid() -> None:
     settings = Settings(
         authorized_parties=("https://app.example",),
         audience=("api",),
-        issuers=(ISS,),
+        issuers=(ISSUER,),
         clock_skew_ms=1234,
     )
     keys = mock_jwks()
@@ -854,7 +813,7 @@ def test_options_from_settings_map_clerks_checks_and_require_sid() -> None:
     assert (opts.authorized_parties, opts.audience, opts.issuers, opts.clock_skew_ms) == (
         ("https://app.example",),
         ("api",),
-        (ISS,),
+        (ISSUER,),
         1234,
     )
     assert opts.require_sid

@@ -20,7 +20,7 @@ from clerk_authd.keys import UnusableKeyError, VerificationKey, import_jwk
 from clerk_authd.testing.mint import TokenMint, session_claims
 from clerk_authd.tokens import VerifyOptions, rs256_signature_is_valid, verify_session_token
 from tests.conftest import FROZEN_NOW, VECTORS_DIR
-from tests.test_tokens import JwksResolver
+from tests.support import JwksResolver
 
 WYCHEPROOF = VECTORS_DIR / "wycheproof"
 RSA_FILES = (
