@@ -111,9 +111,16 @@ async def verify_token(token: str, options: VerifyOptions) -> dict[str, Any]:
 async def verify_session_token(token: str, options: VerifyOptions) -> VerifiedToken:
     """Verify ``token`` exactly as Clerk's ``verifyToken`` does, with our stricter policy for hostile input."""
     decoded = decode_jwt(token)
-    header = decoded.header
-    if header.get("cat") == M2M_TOKEN_CATEGORY:
+    if decoded.header.get("cat") == M2M_TOKEN_CATEGORY:
         raise TokenVerificationError(Reason.TOKEN_INVALID, "Invalid session token category.", Action.ENSURE_CLERK_JWT)
+    return await verify_decoded_jwt(decoded, options)
+
+
+async def verify_decoded_jwt(decoded: DecodedJwt, options: VerifyOptions) -> VerifiedToken:
+    """Everything ``verify_session_token`` checks after its category guard: header policy, key, typ, alg,
+    signature, claims. Machine JWTs (``machine.py``) come here after their own category guard, as Clerk's
+    ``verifyMachineJwt`` resolves the key and calls the same ``verifyJwt``."""
+    header = decoded.header
     for name in FORBIDDEN_HEADER_MEMBERS:
         if name in header:
             raise TokenVerificationError(
