@@ -536,21 +536,26 @@ async def test_without_handshakes_a_would_be_handshake_is_signed_out(
 # --- machine tokens (§3, §18) --------------------------------------------------------------------------------
 
 HEADER_CARRIER = " (reason=token-invalid, token-carrier=header)"
-MACHINE_UNSUPPORTED = ("token-verification-failed", "Machine token verification is not supported yet")
+API_KEY_NOT_FOUND = ("token-invalid", "API key not found (code=token-invalid, status=404)")
 
 
 @pytest.mark.parametrize(
     ("accepts", "token", "reason", "token_type"),
     [
-        ("api_key", "ak_x", MACHINE_UNSUPPORTED, "api_key"),
+        ("api_key", "ak_x", API_KEY_NOT_FOUND, "api_key"),
         ("api_key", "mt_x", ("token-type-mismatch", ""), "api_key"),
         ("m2m_token", "session", ("token-type-mismatch", ""), "m2m_token"),
         (("api_key", "oauth_token"), "mt_x", ("token-type-mismatch", ""), None),
-        ("any", "oat_x", MACHINE_UNSUPPORTED, "oauth_token"),
-        (("session_token", "api_key"), "ak_x", MACHINE_UNSUPPORTED, "api_key"),
+        ("any", "oat_x", ("token-invalid", "OAuth token not found (code=token-invalid, status=404)"), "oauth_token"),
+        (("session_token", "api_key"), "ak_x", API_KEY_NOT_FOUND, "api_key"),
         ("session_token", "oauth_jwt", ("token-type-mismatch", ""), "session_token"),
         ("oauth_token", "m2m_jwt", ("token-type-mismatch", ""), "oauth_token"),
-        ("any", "m2m_jwt", MACHINE_UNSUPPORTED, "m2m_token"),
+        (
+            "any",
+            "m2m_jwt",
+            ("token-invalid", "Invalid M2M JWT category. (code=token-invalid, status=n/a)"),
+            "m2m_token",
+        ),
         (
             "session_token",
             "mt_x",
@@ -562,12 +567,12 @@ MACHINE_UNSUPPORTED = ("token-verification-failed", "Machine token verification 
 async def test_machine_tokens_are_classified_and_matched_against_accepts_token(
     prod: Env, accepts: AcceptsToken, token: str, reason: tuple[str, str], token_type: str | None
 ) -> None:
-    """Type mismatches as Clerk answers them; an accepted machine token waits for machine verification."""
+    """Type mismatches as Clerk answers them; an accepted machine token is verified (none is known to FakeClerk)."""
     mint = prod.fake.mint
     samples = {
         "session": prod.token(),
         "oauth_jwt": mint.sign({"sub": "user_1", "exp": NOW + 60}, header={"typ": "at+jwt"}),
-        "m2m_jwt": mint.sign({"sub": "mch_1", "exp": NOW + 60}),
+        "m2m_jwt": mint.sign({"sub": "mch_1", "exp": NOW + 60}, header={"cat": "cl_B7d4PD222AAA"}),
     }
     state = await prod.run(headers={"authorization": f"Bearer {samples.get(token, token)}"}, accepts_token=accepts)
     assert (state.status, (state.reason, state.message), state.token_type) == ("signed-out", reason, token_type)
@@ -576,7 +581,7 @@ async def test_machine_tokens_are_classified_and_matched_against_accepts_token(
 async def test_machine_only_options_need_no_publishable_key(prod: Env) -> None:
     """``m2m_token``/``api_key`` read only the header: no publishable key, no cookies."""
     state = await prod.run(headers={"authorization": "Bearer mt_1"}, publishable_key="", accepts_token="m2m_token")
-    assert state.reason == MACHINE_UNSUPPORTED[0]
+    assert state.reason == "token-invalid"
     state = await prod.run(headers=cookie(__session=prod.token()), publishable_key="", accepts_token="api_key")
     assert (state.reason, state.token_type) == ("No token in header", "api_key")
 

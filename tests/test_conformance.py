@@ -26,8 +26,6 @@ from clerk_authd.testing.mint import TokenMint
 from tests.conftest import load_conformance
 
 SECRET_KEY = "sk_test_xxx"
-#: Lines whose answer needs the Backend API's machine-token verification (a later issue).
-WAITING_FOR_MACHINE_VERIFICATION = {"machine: ak_ 404"}
 OUR_LOGGERS = ("clerk_authd.authenticate", "clerk_authd.handshake")
 
 
@@ -40,10 +38,7 @@ def _cases() -> list[Any]:
             continue
         if "input" not in line:
             continue
-        marks = []
-        if line["label"] in WAITING_FOR_MACHINE_VERIFICATION:
-            marks.append(pytest.mark.xfail(strict=True, reason="opaque machine tokens need the machine issue"))
-        cases.append(pytest.param(line, pending_log, id=line["label"], marks=marks))
+        cases.append(pytest.param(line, pending_log, id=line["label"]))
         pending_log = None
     return cases
 
@@ -88,7 +83,11 @@ def assert_matches(state: RequestState, line: dict[str, Any]) -> None:
 
 @pytest.fixture
 async def fake(fixture_mint: TokenMint) -> AsyncIterator[FakeClerk]:
-    """FakeClerk serving Clerk's fixture key set (``mockJwks``) under the recording's secret key."""
+    """FakeClerk serving Clerk's fixture key set (``mockJwks``) under the recording's secret key.
+
+    No machine token is registered, so every machine-token verification is a 404, as the recording's Backend API
+    answered ``/api_keys/verify``.
+    """
     async with FakeClerk(secret_key=SECRET_KEY, mint=fixture_mint) as server:
         yield server
 
@@ -129,3 +128,13 @@ async def test_recorded_answer_from_warm_cache(line: dict[str, Any], log_line: s
     first, second = await _replay(line, fake, VerifiedTokenCache(100), repeat=2)
     assert_matches(first, line)
     assert_matches(second, line)
+
+
+async def test_the_recorded_api_key_404_comes_from_the_backend_api(fake: FakeClerk) -> None:
+    """ "machine: ak_ 404" is answered by asking the Backend API, as Clerk did: one POST /api_keys/verify."""
+    (line,) = [line for line in load_conformance() if line.get("label") == "machine: ak_ 404"]
+    (state,) = await _replay(line, fake)
+    assert_matches(state, line)
+    assert [(r.method, r.path, r.json) for r in fake.received if not r.path.endswith("/jwks")] == [
+        ("POST", "/api_keys/verify", {"secret": "ak_abc"})
+    ]

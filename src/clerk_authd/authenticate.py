@@ -15,8 +15,9 @@ A verified session token is cached (``cache.VerifiedTokenCache``) until its ``ex
 by a digest of the token: a hit skips decoding and signature checks. Only tokens that passed the type guards
 are cached, so a hit may skip them too; expired tokens miss and take the full path.
 
-Opaque and JWT machine tokens are classified here, but their verification (a later issue) is not implemented:
-a machine token the options accept is answered signed-out ``token-verification-failed``.
+Machine tokens (API keys, M2M and OAuth tokens, opaque or JWT) are classified here and verified by
+``machine.MachineVerifier`` (§18): signed in with the machine's auth object, or signed out with Clerk's machine
+code as the reason and ``"<msg> (code=…, status=…)"`` as the message. Their verdicts are never cached.
 """
 
 from __future__ import annotations
@@ -55,6 +56,7 @@ from clerk_authd.instance import Instance, PublishableKeyError
 from clerk_authd.javascript import UNDEFINED, js_json, js_less_than, js_truthy
 from clerk_authd.keys import KeyResolver, PemKey
 from clerk_authd.keystore import KeyStore
+from clerk_authd.machine import MachineTokenRejectedError, MachineVerifier
 from clerk_authd.orgsync import OrganizationMatcher, PatternError
 from clerk_authd.request import DEV_BROWSER, RequestView
 from clerk_authd.state import TOKEN_TYPE_MISMATCH, RequestState
@@ -88,7 +90,6 @@ ACTIVE_ORGANIZATION_MISMATCH: Final = "active-organization-mismatch"
 UNEXPECTED_ERROR: Final = "unexpected-error"
 NO_TOKEN_IN_HEADER: Final = "No token in header"
 MSG_CROSS_ORIGIN: Final = "Cross-origin request from satellite domain requires handshake"
-MSG_MACHINE_UNSUPPORTED: Final = "Machine token verification is not supported yet"
 MSG_MISSING_AZP: Final = (
     "Clerk: Session token from cookie is missing the azp claim. In a future version of Clerk, this token will be "
     "considered invalid. Please contact Clerk support if you see this warning."
@@ -227,6 +228,9 @@ class Authenticator:
         self._cache = cache
         self._clock = clock
         self._verify_options = options.verify_options(keys, clock)
+        self._machines = MachineVerifier(
+            client, keys, audience=options.audience, clock_skew_ms=options.clock_skew_in_ms, clock=clock
+        )
         self._skew_s = clock_skew_ms(options.clock_skew_in_ms) / 1000
         self._warned_azp = False
         try:
@@ -259,7 +263,7 @@ class Authenticator:
         now = self._clock()
         if isinstance(accepts, str) and accepts in _HEADER_ONLY:
             self._check_preconditions(request, accepts)
-            return self._machine_in_header(Carriers.header_only(request).token_in_header, accepts)
+            return await self._machine_in_header(Carriers.header_only(request).token_in_header, accepts)
         instance = self._request_instance(request)
         self._check_preconditions(request, accepts)
         carriers = Carriers.read(request, instance, now)
@@ -279,7 +283,7 @@ class Authenticator:
                 return await self._session_in_header(context, token)
             if accepts == "any" or isinstance(accepts, tuple):
                 return await self._any_in_header(context, token, accepts)
-            return self._machine_in_header(token, accepts)
+            return await self._machine_in_header(token, accepts)
         if is_machine_token_type(accepts):
             return RequestState.signed_out(NO_TOKEN_IN_HEADER, token_type=accepts)
         return await self._cookie_path(context, now)
@@ -339,12 +343,12 @@ class Authenticator:
             kind = get_machine_token_type(token)
             if not _accepts(kind, accepts):
                 return RequestState.signed_out(TOKEN_TYPE_MISMATCH, token_type=kind)
-            return RequestState.signed_out(Reason.TOKEN_VERIFICATION_FAILED, MSG_MACHINE_UNSUPPORTED, token_type=kind)
+            return await self._verify_machine(token)
         if has_non_session_jwt_category(token):
             return RequestState.signed_out(TOKEN_TYPE_MISMATCH)
         return await self._verify_header_session(context, token)
 
-    def _machine_in_header(self, token: str | None, accepts: AcceptsToken) -> RequestState:
+    async def _machine_in_header(self, token: str | None, accepts: AcceptsToken) -> RequestState:
         """One machine type accepted: a token of another kind is a mismatch; no token, "No token in header"."""
         if not (isinstance(accepts, str) and is_machine_token_type(accepts)):
             return RequestState.signed_out_invalid_token()
@@ -352,7 +356,16 @@ class Authenticator:
             return RequestState.signed_out(NO_TOKEN_IN_HEADER, token_type=accepts)
         if not is_machine_token(token) or get_machine_token_type(token) != accepts:
             return RequestState.signed_out(TOKEN_TYPE_MISMATCH, token_type=accepts)
-        return RequestState.signed_out(Reason.TOKEN_VERIFICATION_FAILED, MSG_MACHINE_UNSUPPORTED, token_type=accepts)
+        return await self._verify_machine(token)
+
+    async def _verify_machine(self, token: str) -> RequestState:
+        """``verifyMachineAuthToken``: signed in as the machine, or ``handleMachineError``'s signed-out state,
+        typed as the verification reports (a JWT's type can differ from the one its classification gave)."""
+        try:
+            auth = await self._machines.verify(token)
+        except MachineTokenRejectedError as error:
+            return RequestState.signed_out(error.code, error.full_message(), token_type=error.token_type)
+        return RequestState.signed_in(auth, token)
 
     async def _verify_header_session(self, context: Context, token: str) -> RequestState:
         try:
