@@ -55,7 +55,7 @@ from clerk_authd.tokens import (
     verify_session_token,
 )
 from clerk_authd.tokentypes import IGNORE_CATEGORY, SESSION_CATEGORY
-from clerk_authd.url import parse_url
+from clerk_authd.url import Url, parse_url
 
 log = logging.getLogger(__name__)
 
@@ -268,10 +268,15 @@ def dev_handshake_failure(error: TokenVerificationError) -> str:
 # --- the primary domain's cross-origin sync ------------------------------------------------------------
 
 
+def _referrer(request: RequestView) -> Url | None:
+    """The ``Referer`` header as a URL; ``None`` when it is missing or unparsable."""
+    referrer = request.header("referer")
+    return parse_url(referrer) if referrer else None
+
+
 def is_cross_origin_referrer(request: RequestView) -> bool:
     """``isCrossOriginReferrer``: the referer's origin differs from the request's (an unparsable referer: no)."""
-    referrer = request.header("referer")
-    parsed = parse_url(referrer) if referrer else None
+    parsed = _referrer(request)
     return parsed is not None and parsed.origin != request.origin
 
 
@@ -294,8 +299,7 @@ def _is_dev_account_portal(host: str) -> bool:
 def is_known_clerk_referrer(request: RequestView, instance: Instance) -> bool:
     """``isKnownClerkReferrer``: FAPI itself, a development account portal (dev instances), or the portal of
     this instance."""
-    referrer = request.header("referer")
-    parsed = parse_url(referrer) if referrer else None
+    parsed = _referrer(request)
     if parsed is None:
         return False
     frontend_api = instance.frontend_api

@@ -16,6 +16,7 @@ Which of the request's tokens Clerk then uses is ``carriers.py``'s business.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Final
@@ -33,6 +34,8 @@ _FIRST_WINS: Final = frozenset(
     }
 )  # fmt: skip
 _HTTP_WHITESPACE: Final = "\t\n\r "
+_ESCAPE_RUN = re.compile(r"(?:%[0-9A-Fa-f]{2})+")
+_BAD_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
 
 
 def combine_headers(pairs: Iterable[tuple[str, str]]) -> dict[str, str]:
@@ -79,32 +82,17 @@ class Headers(Mapping[str, str]):
 
 def _strict_uri_decode(text: str) -> str | None:
     """JS ``decodeURIComponent``; ``None`` where it throws (a bad escape or bytes that are not UTF-8)."""
-    out: list[str] = []
-    pending = bytearray()
-    index = 0
-    while index < len(text):
-        char = text[index]
-        if char == "%":
-            hex_digits = text[index + 1 : index + 3]
-            if len(hex_digits) != 2 or not all(c in "0123456789abcdefABCDEF" for c in hex_digits):
-                return None
-            pending.append(int(hex_digits, 16))
-            index += 3
-            continue
-        if pending:
-            try:
-                out.append(pending.decode("utf-8"))
-            except UnicodeDecodeError:
-                return None
-            pending.clear()
-        out.append(char)
-        index += 1
-    if pending:
-        try:
-            out.append(pending.decode("utf-8"))
-        except UnicodeDecodeError:
-            return None
-    return "".join(out)
+    if _BAD_ESCAPE.search(text):
+        return None
+    try:
+        return _ESCAPE_RUN.sub(_decode_escapes, text)
+    except UnicodeDecodeError:
+        return None
+
+
+def _decode_escapes(run: re.Match[str]) -> str:
+    """One run of ``%XX`` escapes decoded as UTF-8; a run that splits or breaks a character fails, as JS throws."""
+    return bytes.fromhex(run.group().replace("%", "")).decode("utf-8")
 
 
 def parse_cookies(header: str) -> dict[str, str]:

@@ -93,19 +93,21 @@ def _ipv4_number(text: str) -> int | None:
     return int(text, radix)
 
 
-def _ends_in_number(host: str) -> bool:
+def _ipv4_parts(host: str) -> list[str]:
+    """The dot-separated parts of a host, one trailing empty part (``a.b.``) dropped."""
     parts = host.split(".")
     if parts[-1] == "" and len(parts) > 1:
         parts.pop()
-    last = parts[-1]
+    return parts
+
+
+def _ends_in_number(host: str) -> bool:
+    last = _ipv4_parts(host)[-1]
     return bool(last) and ((last.isascii() and last.isdigit()) or _ipv4_number(last) is not None)
 
 
 def _parse_ipv4(host: str) -> str | None:
-    parts = host.split(".")
-    if parts[-1] == "" and len(parts) > 1:
-        parts.pop()
-    numbers = [_ipv4_number(part) if part else None for part in parts]
+    numbers = [_ipv4_number(part) if part else None for part in _ipv4_parts(host)]
     if len(numbers) > 4 or any(number is None for number in numbers):
         return None
     values = [number for number in numbers if number is not None]
@@ -296,14 +298,12 @@ class Url:
         return self.with_params(out if found else [*out, (name, value)])
 
 
-def _after_special_scheme(scheme: str, rest: str) -> Url | None:
-    """Authority, path, query and fragment of a special URL; leading slashes (either kind) already skipped."""
-    end = len(rest)
-    for delimiter in "/\\?#":
-        found = rest.find(delimiter)
-        if 0 <= found < end:
-            end = found
-    return _with_authority(scheme, rest[:end], rest[end:], special=True)
+def _after_slashes(scheme: str, rest: str, *, special: bool) -> Url | None:
+    """Authority, path, query and fragment after the ``//`` (for a special URL: after every leading slash of
+    either kind); the authority ends at the first ``/``, ``?`` or ``#`` (and ``\\`` when special)."""
+    delimiters = "/\\?#" if special else "/?#"
+    end = min((found for found in map(rest.find, delimiters) if found >= 0), default=len(rest))
+    return _with_authority(scheme, rest[:end], rest[end:], special=special)
 
 
 def _with_authority(scheme: str, authority: str, tail: str, *, special: bool) -> Url | None:
@@ -356,10 +356,8 @@ def _relative(text: str, base: Url) -> Url | None:
     if text[:1] and text[0] in separators:
         if len(text) > 1 and text[1] in separators:
             if special:
-                return _after_special_scheme(base.scheme, text.lstrip("/\\"))
-            rest = text[2:]
-            end = min((i for i in (rest.find("/"), rest.find("?"), rest.find("#")) if i >= 0), default=len(rest))
-            return _with_authority(base.scheme, rest[:end], rest[end:], special=False)
+                return _after_slashes(base.scheme, text.lstrip("/\\"), special=True)
+            return _after_slashes(base.scheme, text[2:], special=False)
         path_text, query, fragment = _split_tail(text, special=special)
         return replace(base, path=_parse_path(path_text[1:], [], special=special), query=query, fragment=fragment)
     if text.startswith("?"):
@@ -407,11 +405,9 @@ def parse_url(text: str, base: Url | None = None) -> Url | None:
     if scheme in SPECIAL_PORTS:
         if base is not None and base.scheme == scheme and not rest.startswith("//"):
             return _relative(rest, base)
-        return _after_special_scheme(scheme, rest.lstrip("/\\"))
+        return _after_slashes(scheme, rest.lstrip("/\\"), special=True)
     if rest.startswith("//"):
-        rest = rest[2:]
-        end = min((i for i in (rest.find("/"), rest.find("?"), rest.find("#")) if i >= 0), default=len(rest))
-        return _with_authority(scheme, rest[:end], rest[end:], special=False)
+        return _after_slashes(scheme, rest[2:], special=False)
     path_text, query, fragment = _split_tail(rest, special=False)
     if path_text.startswith("/"):
         return Url(scheme, "", "", None, None, _parse_path(path_text[1:], [], special=False), query, fragment)
