@@ -14,7 +14,6 @@ from clerk_authd.auth import (
     SignedInAuth,
     SignedOutAuth,
     auth_for_accepted_token,
-    is_machine_token_type,
     pending_as_signed_out,
     signed_in_auth,
     signed_out_auth,
@@ -22,6 +21,7 @@ from clerk_authd.auth import (
 )
 from clerk_authd.compact import decode_jwt
 from clerk_authd.errors import Reason, TokenVerificationError
+from clerk_authd.state import RequestState
 from tests.conftest import load_conformance
 
 REQUEST_LINES = [line for line in load_conformance() if "input" in line]
@@ -42,15 +42,6 @@ def presented_token(line: dict[str, Any]) -> str | None:
 
 SIGNED_IN = [line for line in REQUEST_LINES if line["status"] == "signed-in" and presented_token(line)]
 SIGNED_OUT = [line for line in REQUEST_LINES if line["status"] == "signed-out"]
-
-
-def null_auth_for(token_type: str | None) -> Auth:
-    """The object Clerk's signed-out state gives for a token type."""
-    if token_type is None:
-        return InvalidTokenAuth()
-    if is_machine_token_type(token_type):
-        return unauthenticated_machine_auth(token_type)
-    return signed_out_auth()
 
 
 def in_order(obj: dict[str, Any]) -> list[tuple[str, Any]]:
@@ -76,7 +67,8 @@ def test_recorded_signed_in_auth_objects(line: dict[str, Any]) -> None:
 @pytest.mark.parametrize("line", SIGNED_OUT, ids=[line["label"] for line in SIGNED_OUT])
 def test_recorded_signed_out_auth_objects(line: dict[str, Any]) -> None:
     """The null object for each recorded signed-out token type matches Clerk's, key order included."""
-    auth = null_auth_for(line["tokenType"])
+    auth = RequestState.signed_out(line["reason"], token_type=line["tokenType"]).auth
+    assert auth is not None
     assert in_order(auth.to_json(include_claims=False)) == in_order(line["auth"])
 
 
