@@ -7,7 +7,6 @@ Clerk's fixture key, which FakeClerk publishes, and checked at the fixtures' fro
 
 from __future__ import annotations
 
-import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -27,9 +26,9 @@ from clerk_authd.state import RequestState
 from clerk_authd.testing.fake_clerk import MSG_INVALID_SECRET_KEY, FakeClerk, clerk_error
 from clerk_authd.testing.mint import TokenMint
 from tests.conftest import FIXTURES, FROZEN_NOW
+from tests.support import PK_LIVE
 
 NOW = FROZEN_NOW
-PK_LIVE = FIXTURES["publishable_keys"]["pk_live"]
 MACHINE = FIXTURES["machine"]
 MOCK_TOKENS: dict[str, str] = MACHINE["mockTokens"]
 OAUTH_JWT = MACHINE["mockSignedOAuthAccessTokenJwt"]
@@ -94,13 +93,6 @@ async def rejected(verifier: MachineVerifier, token: str) -> tuple[str, str, str
     with pytest.raises(MachineTokenRejectedError) as caught:
         await verifier.verify(token)
     return caught.value.token_type, caught.value.code, caught.value.full_message()
-
-
-def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
 
 
 # --- opaque tokens through the Backend API ----------------------------------------------------------------
@@ -233,7 +225,9 @@ async def test_any_other_api_failure_is_an_unexpected_error_with_its_status(env:
 
 async def test_an_unreachable_api_is_an_unexpected_error_without_a_status(env: Env) -> None:
     """No answer at all has no status, which Clerk's message renders as ``n/a``."""
-    async with ClerkClient(secret_key="sk", api_url=f"http://127.0.0.1:{closed_port()}") as client:
+    async with FakeClerk() as stopped:
+        url = stopped.url  # nothing listens there once the block ends
+    async with ClerkClient(secret_key="sk", api_url=url) as client:
         assert await rejected(env.verifier(client=client), "ak_1") == (
             "api_key",
             "unexpected-error",
