@@ -138,20 +138,32 @@ def _print_dev_welcome(settings: Settings, issuer: DevIssuer) -> None:
 
 
 def run(settings: Settings) -> None:
-    """Serve ``settings`` with Sanic's worker manager: every worker builds the app from the same settings."""
+    """Serve ``settings``: one worker in this process, or Sanic's worker manager with one process per worker
+    (each builds the app from the same settings)."""
     from sanic import Sanic  # noqa: PLC0415 - only serve needs Sanic's worker machinery
     from sanic.worker.loader import AppLoader  # noqa: PLC0415 - same reason
 
     from clerk_authd.service.app import create_app  # noqa: PLC0415 - same reason
 
-    if settings.workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    single = settings.workers == 1
+    if not single and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         directory = tempfile.mkdtemp(prefix="clerk-authd-metrics-")
         atexit.register(shutil.rmtree, directory, ignore_errors=True)
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = directory  # read by each worker's prometheus_client at import
     loader = AppLoader(factory=partial(create_app, settings))
     app = loader.load()
-    app.prepare(host=settings.host, port=settings.port, workers=settings.workers, access_log=False, motd=False)
-    Sanic.serve(primary=app, app_loader=loader)
+    app.prepare(
+        host=settings.host,
+        port=settings.port,
+        workers=settings.workers,
+        single_process=single,
+        access_log=False,
+        motd=False,
+    )
+    if single:
+        Sanic.serve_single(primary=app)
+    else:
+        Sanic.serve(primary=app, app_loader=loader)
 
 
 def _default_azp(authorized_parties: tuple[str, ...]) -> str:

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import base64
 import itertools
+import logging
 import socket
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -85,6 +86,16 @@ def _free_socket() -> socket.socket:
     sock.listen(128)
     sock.setblocking(False)
     return sock
+
+
+@pytest.fixture(autouse=True)
+def restore_logging() -> Iterator[None]:
+    """create_app configures process-wide logging; put it back so other tests see the logging they expect."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
 
 
 @pytest.fixture

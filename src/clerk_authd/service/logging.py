@@ -19,6 +19,9 @@ DECISION_LOGGER = "clerk_authd.decision"
 _decision_log = logging.getLogger(DECISION_LOGGER)
 #: the attribute of a LogRecord that carries a line's structured fields
 _FIELDS = "clerk_fields"
+#: marks the one handler ``configure_logging`` owns
+_HANDLER_MARK = "clerk_authd_handler"
+_SANIC_LOGGERS = ("sanic.root", "sanic.error", "sanic.server", "sanic.websockets", "sanic.access")
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,15 +99,21 @@ class TextFormatter(logging.Formatter):
 
 
 def configure_logging(log_format: Literal["json", "text"], level: str) -> None:
-    """Send ``clerk_authd`` and Sanic's own loggers to stderr in the chosen format, at ``level``.
+    """Write every log line (ours and Sanic's) to stderr in the chosen format, at ``level``.
 
-    Sanic's access log is turned off where the app is built (one decision line already covers each
-    request); its error and server loggers keep working but speak our format.
+    One handler on the root logger, added once and reformatted on later calls; Sanic's loggers lose their
+    own handlers and propagate to it. Sanic's access log is turned off where the app is built: one
+    decision line already covers each request.
     """
-    handler = logging.StreamHandler(sys.stderr)
+    root = logging.getLogger()
+    handler = next((h for h in root.handlers if getattr(h, _HANDLER_MARK, False)), None)
+    if handler is None:
+        handler = logging.StreamHandler(sys.stderr)
+        setattr(handler, _HANDLER_MARK, True)
+        root.addHandler(handler)
     handler.setFormatter(JsonFormatter() if log_format == "json" else TextFormatter())
-    for name in ("clerk_authd", "sanic.root", "sanic.error", "sanic.server", "sanic.websockets", "sanic.access"):
+    root.setLevel(level)
+    for name in _SANIC_LOGGERS:
         logger = logging.getLogger(name)
-        logger.handlers[:] = [handler]
-        logger.setLevel(level)
-        logger.propagate = False
+        logger.handlers.clear()
+        logger.propagate = True
