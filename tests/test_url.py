@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from clerk_authd.url import form_encode, parse_form, parse_url
+from clerk_authd.url import _parse_any, _parse_canonical, form_encode, parse_form, parse_url
 
 
 @pytest.mark.parametrize(
@@ -56,3 +56,45 @@ def test_form_encoding_is_urlsearchparams_encoding() -> None:
     """Only alphanumerics and ``*-._`` stay; space is ``+``; ``~`` is escaped, unlike Python's quote."""
     assert form_encode("a b~*-._/é") == "a+b%7E*-._%2F%C3%A9"
     assert parse_form("a=1&&b&c=%zz+d&a=2") == [("a", "1"), ("b", ""), ("c", "%zz d"), ("a", "2")]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "https://app.example.test/dashboard",
+        "http://127.0.0.1:40123/verify",
+        "http://0.0.0.0/a?b=1&c",
+        "https://10.0.0.255:8443/x/y?z=%41",
+        "http://192.168.1.1:65535/",
+        "https://a-b.c0.example/p;q=1/@:!$&'()*+,=~?k=v/?",
+    ],
+)
+def test_the_fast_path_parses_canonical_urls_as_the_state_machine_does(text: str) -> None:
+    """A URL the fast path accepts (a lowercase domain or a dotted-decimal IPv4 host) parses to exactly what
+    the full WHATWG parser makes of it, and serializes back to itself."""
+    fast = _parse_canonical(text)
+    assert fast is not None
+    assert fast == _parse_any(text, None)
+    assert fast.href == text
+
+
+@pytest.mark.parametrize(
+    ("text", "href"),
+    [
+        ("http://127.0.0.01/", "http://127.0.0.1/"),
+        ("http://0x7f.0.0.1/", "http://127.0.0.1/"),
+        ("http://1.2.3/", "http://1.2.0.3/"),
+        ("http://4294967295/", "http://255.255.255.255/"),
+        ("https://10.0.0.1:443/", "https://10.0.0.1/"),
+        ("http://10.0.0.1/a/../b", "http://10.0.0.1/b"),
+        ("http://Example.com/", "http://example.com/"),
+        ("http://xn--mnchen-3ya.de/", "http://xn--mnchen-3ya.de/"),
+    ],
+)
+def test_urls_the_parser_would_change_take_the_state_machine(text: str, href: str) -> None:
+    """An IPv4 address in another form (leading zero, hex, fewer parts, one number), a default port, a dot
+    segment, an uppercase host or an IDN label is left to the full parser, which canonicalises it."""
+    assert _parse_canonical(text) is None
+    parsed = parse_url(text)
+    assert parsed is not None
+    assert parsed.href == href

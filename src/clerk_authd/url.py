@@ -36,10 +36,15 @@ _IDEOGRAPHIC_STOPS = re.compile("[\u3002\uff0e\uff61]")
 #: Unicode categories UTS #46 disallows in a domain (controls, separators, unassigned, private use)
 _DISALLOWED: Final = frozenset({"Cc", "Cf", "Cn", "Co", "Cs", "Zl", "Zp", "Zs"})
 _LABEL: Final = r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?"
-#: URLs the WHATWG parser leaves as they are (see ``_parse_canonical``); the last label starts with a letter,
-#: so the host cannot end in a number (an IPv4 address), and ``xn--`` labels are excluded by the caller's slow path
+_DOMAIN: Final = rf"(?:(?!xn--){_LABEL}\.)*(?!xn--)[a-z](?:[a-z0-9-]*[a-z0-9])?"
+#: 0 to 255 in decimal, without a leading zero (which the IPv4 parser would read as octal)
+_OCTET: Final = r"(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])"
+#: URLs the WHATWG parser leaves as they are (see ``_parse_canonical``). The host is a domain whose last label
+#: starts with a letter, so it cannot end in a number (an IPv4 address in another form) and has no ``xn--``
+#: label (those the slow path checks), or an IPv4 address already in dotted-decimal form (the gateway's
+#: ``http://127.0.0.1:8787/verify``)
 _CANONICAL = re.compile(
-    rf"(https?)://((?:(?!xn--){_LABEL}\.)*(?!xn--)[a-z](?:[a-z0-9-]*[a-z0-9])?)(?::([1-9][0-9]{{0,4}}))?"
+    rf"(https?)://({_DOMAIN}|(?:{_OCTET}\.){{3}}{_OCTET})(?::([1-9][0-9]{{0,4}}))?"
     r"((?:/[A-Za-z0-9\-._~!$&'()*+,;=:@%]*)*)(?:\?([A-Za-z0-9\-._~!$&()*+,;=:@%/?]*))?"
 )
 _SINGLE_DOT: Final = frozenset({".", "%2e"})
@@ -373,8 +378,9 @@ def _relative(text: str, base: Url) -> Url | None:
 
 
 def _parse_canonical(text: str) -> Url | None:
-    """The common case, quickly: an http(s) URL the WHATWG parser would not change (lowercase host that is not
-    an IP address or IDN, no default port, no dot segment, nothing to percent-encode). ``None`` otherwise."""
+    """The common case, quickly: an http(s) URL the WHATWG parser would not change (a lowercase host that is
+    not an IDN, or a dotted-decimal IPv4 address; no default port, no dot segment, nothing to percent-encode).
+    ``None`` otherwise."""
     match = _CANONICAL.fullmatch(text)
     if match is None:
         return None
@@ -391,8 +397,11 @@ def _parse_canonical(text: str) -> Url | None:
 def parse_url(text: str, base: Url | None = None) -> Url | None:
     """JS ``new URL(text, base)``; ``None`` where JS throws. ``file:`` URLs are not supported (``None``)."""
     canonical = _parse_canonical(text)
-    if canonical is not None:
-        return canonical
+    return canonical if canonical is not None else _parse_any(text, base)
+
+
+def _parse_any(text: str, base: Url | None) -> Url | None:
+    """The WHATWG state machine, for every URL the fast path declines."""
     text = _TAB_OR_NEWLINE.sub("", well_formed(text).strip(_C0_OR_SPACE))
     match = _SCHEME.match(text)
     if match is None:
