@@ -18,8 +18,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field, replace
-from typing import Final
+from dataclasses import dataclass, replace
+from functools import lru_cache
+from types import MappingProxyType
+from typing import Final, NamedTuple
 
 from clerk_authd.url import Url, parse_url
 
@@ -44,6 +46,7 @@ def combine_headers(pairs: Iterable[tuple[str, str]]) -> dict[str, str]:
     Empty values are kept here: ``x-forwarded-host: ""`` means "present but empty" to the URL rules.
     """
     combined: dict[str, str] = {}
+    joined = False
     for raw_name, raw_value in pairs:
         name = raw_name.strip(_HTTP_WHITESPACE).lower()
         value = raw_value.strip(_HTTP_WHITESPACE)
@@ -51,8 +54,12 @@ def combine_headers(pairs: Iterable[tuple[str, str]]) -> dict[str, str]:
             combined[name] = value
         elif name == "cookie":
             combined[name] += "; " + value
+            joined = True
         elif name not in _FIRST_WINS:
             combined[name] += ", " + value
+            joined = True
+    if not joined:  # every value is trimmed already; only a join with an empty value can leave an edge
+        return combined
     return {name: value.strip(_HTTP_WHITESPACE) for name, value in combined.items()}
 
 
@@ -151,6 +158,12 @@ _FETCH_METHODS: Final = frozenset({"DELETE", "GET", "HEAD", "OPTIONS", "POST", "
 #: Express builds its Request on this origin when the request target is not absolute (clerk-semantics §1.1).
 DUMMY_ORIGIN: Final = "http://clerk-dummy"
 _DUMMY_BASE: Final = parse_url(DUMMY_ORIGIN + "/")
+#: How many resolved URLs each memo keeps. A gateway sends the same few URLs and forwarded headers over and
+#: over, so a small memo answers nearly every request; other traffic only evicts, costing what no memo costs.
+URL_MEMO_SIZE: Final = 256
+#: Inputs longer than this (characters, all strings together) are resolved without the memo, so whatever
+#: clients send, the memos stay small.
+URL_MEMO_MAX_INPUT: Final = 1024
 
 
 def _initial_url(target: str) -> Url:
@@ -166,12 +179,12 @@ def _first_value(value: str | None) -> str | None:
     return value.split(",")[0] if value is not None else None
 
 
-def derive_url(initial: Url, combined: Mapping[str, str]) -> Url:
+def _derive_url(initial: Url, host_header: str | None, forwarded_host: str | None, forwarded_proto: str | None) -> Url:
     """``deriveUrlFromHeaders`` (§1.1): origin from ``x-forwarded-host``/``-proto`` (else ``host``), same path."""
-    host = _first_value(combined.get("x-forwarded-host"))
+    host = _first_value(forwarded_host)
     if host is None:
-        host = combined.get("host")
-    proto = _first_value(combined.get("x-forwarded-proto"))
+        host = host_header
+    proto = _first_value(forwarded_proto)
     if proto is None:
         proto = initial.scheme
     origin = f"{proto}://{host}" if host and proto else initial.origin
@@ -193,56 +206,148 @@ def _normalize_method(method: str) -> str:
 
 
 @dataclass(frozen=True, slots=True)
-class RequestView:
-    """One request as Clerk sees it. ``url`` is ``clerkUrl.href``; only ``method`` shows in ``repr``."""
+class _Target:
+    """An effective URL with what every request for it reads: its serialization and its query (first value of
+    each name, as Clerk's ``searchParams.get``). Immutable, so one can serve every request for that URL."""
 
-    method: str
-    url: str = field(repr=False)
-    headers: Headers = field(repr=False)
-    cookies: Mapping[str, str] = field(repr=False)
-    query: Mapping[str, str] = field(repr=False)
-    parsed_url: Url = field(repr=False)
-    #: every header by lowercase name, empty ones included, sorted as Fetch iterates them (the refresh call
-    #: forwards them as ``request_headers``)
-    all_headers: Mapping[str, str] = field(repr=False)
+    url: Url
+    href: str
+    query: Mapping[str, str]
 
     @classmethod
-    def from_url(cls, method: str, url: Url, combined: Mapping[str, str]) -> RequestView:
-        """A view of a request whose effective URL is already known."""
+    def of(cls, url: Url) -> _Target:
         query: dict[str, str] = {}
         for name, value in url.params():
             query.setdefault(name, value)
-        headers = Headers(combined)
-        return cls(
-            method=_normalize_method(method),
-            url=url.href,
-            headers=headers,
-            cookies=parse_cookies(headers.get("cookie", "")),
-            query=query,
-            parsed_url=url,
-            all_headers=dict(sorted(combined.items())),
-        )
+        return cls(url, url.href, MappingProxyType(query))
+
+
+class _UrlInputs(NamedTuple):
+    """Everything the effective URL depends on: the request target and the headers that move it."""
+
+    target: str
+    host: str | None
+    forwarded_host: str | None
+    forwarded_proto: str | None
+    #: ``X-Original-URL`` (``original_request`` only)
+    original_url: str | None = None
+    #: ``X-Forwarded-Uri``, else ``X-Original-URI`` (``original_request`` only)
+    forwarded_uri: str | None = None
+
+    @property
+    def own(self) -> Url:
+        """The request's own URL re-based on its forwarded or ``Host`` headers (§1.1)."""
+        return _derive_url(_initial_url(self.target), self.host, self.forwarded_host, self.forwarded_proto)
+
+    @property
+    def short(self) -> bool:
+        """Small enough to be remembered."""
+        return sum(len(text) for text in self if text is not None) <= URL_MEMO_MAX_INPUT
+
+
+def _own_target(inputs: _UrlInputs) -> _Target:
+    return _Target.of(inputs.own)
+
+
+def _original_target(inputs: _UrlInputs) -> _Target:
+    """The URL of the request a proxy asks about (``original_request``)."""
+    own = inputs.own
+    parsed: Url | None = None
+    if inputs.original_url:
+        parsed = parse_url(inputs.original_url, own)
+    if parsed is None and inputs.forwarded_uri:
+        proto = _first_value(inputs.forwarded_proto)
+        host = _first_value(inputs.forwarded_host)
+        uri = inputs.forwarded_uri
+        parsed = parse_url(f"{proto}://{host}{uri}" if proto and host else own.origin + uri)
+    if parsed is None or not parsed.special:
+        parsed = own
+    return _Target.of(replace(parsed, fragment=None))
+
+
+_own_memo = lru_cache(maxsize=URL_MEMO_SIZE)(_own_target)
+_original_memo = lru_cache(maxsize=URL_MEMO_SIZE)(_original_target)
+
+
+class RequestView:
+    """One request as Clerk sees it: ``url`` is ``clerkUrl.href``; only ``method`` shows in ``repr``.
+
+    Read-only. Built once per request on the hot path, so what a header-token request never reads (the
+    cookies, the sorted header list for a session refresh) is computed on first use.
+    """
+
+    __slots__ = ("_combined", "_cookies", "_headers", "_method", "_target")
+
+    def __init__(self, method: str, target: _Target, combined: Mapping[str, str]) -> None:
+        self._method = _normalize_method(method)
+        self._headers = Headers(combined)
+        self._target = target
+        self._combined = combined
+        self._cookies: Mapping[str, str] | None = None
 
     @classmethod
     def build(cls, method: str, url: str, headers: Iterable[tuple[str, str]]) -> RequestView:
         """The request as a Clerk SDK behind Express sees it: ``url`` (absolute or origin-form) re-based on
         ``x-forwarded-host``/``x-forwarded-proto`` or ``host``, exactly as §1.1 says."""
         combined = combine_headers(headers)
-        return cls.from_url(method, derive_url(_initial_url(url), combined), combined)
+        get = combined.get
+        inputs = _UrlInputs(url, get("host"), get("x-forwarded-host"), get("x-forwarded-proto"))
+        return cls(method, (_own_memo if inputs.short else _own_target)(inputs), combined)
+
+    def __repr__(self) -> str:
+        return f"RequestView(method={self._method!r})"
+
+    @property
+    def method(self) -> str:
+        """The method, uppercased where Fetch normalises it."""
+        return self._method
+
+    @property
+    def headers(self) -> Headers:
+        """The headers as Clerk's ``getHeader`` reads them."""
+        return self._headers
+
+    @property
+    def url(self) -> str:
+        """``clerkUrl.href``."""
+        return self._target.href
+
+    @property
+    def parsed_url(self) -> Url:
+        """``clerkUrl``."""
+        return self._target.url
+
+    @property
+    def query(self) -> Mapping[str, str]:
+        """``clerkUrl.searchParams``, the first value of each name."""
+        return self._target.query
+
+    @property
+    def cookies(self) -> Mapping[str, str]:
+        """The ``Cookie`` header as npm ``cookie`` parses it (§1.4)."""
+        if self._cookies is None:
+            self._cookies = parse_cookies(self._headers.get("cookie", ""))
+        return self._cookies
+
+    @property
+    def all_headers(self) -> Mapping[str, str]:
+        """Every header by lowercase name, empty ones included, sorted as Fetch iterates them (the refresh
+        call forwards them as ``request_headers``)."""
+        return dict(sorted(self._combined.items()))
 
     def header(self, name: str) -> str | None:
         """A header's value, ``None`` when missing or empty."""
-        return self.headers.get(name)
+        return self._headers.get(name)
 
     @property
     def origin(self) -> str:
         """``clerkUrl.origin``."""
-        return self.parsed_url.origin
+        return self._target.url.origin
 
     @property
     def pathname(self) -> str:
         """``clerkUrl.pathname`` (what organization patterns match)."""
-        return self.parsed_url.pathname
+        return self._target.url.pathname
 
 
 def original_request(method: str, url: str, headers: Iterable[tuple[str, str]]) -> RequestView:
@@ -254,16 +359,14 @@ def original_request(method: str, url: str, headers: Iterable[tuple[str, str]]) 
     the client's, which proxies forward.
     """
     combined = combine_headers(headers)
-    own = derive_url(_initial_url(url), combined)
-    original_method = combined.get("x-forwarded-method") or combined.get("x-original-method") or method
-    target: Url | None = None
-    if combined.get("x-original-url"):
-        target = parse_url(combined["x-original-url"], own)
-    uri = combined.get("x-forwarded-uri") or combined.get("x-original-uri")
-    if target is None and uri:
-        proto = _first_value(combined.get("x-forwarded-proto"))
-        host = _first_value(combined.get("x-forwarded-host"))
-        target = parse_url(f"{proto}://{host}{uri}" if proto and host else own.origin + uri)
-    if target is None or not target.special:
-        target = own
-    return RequestView.from_url(original_method, replace(target, fragment=None), combined)
+    get = combined.get
+    original_method = get("x-forwarded-method") or get("x-original-method") or method
+    inputs = _UrlInputs(
+        url,
+        get("host"),
+        get("x-forwarded-host"),
+        get("x-forwarded-proto"),
+        get("x-original-url"),
+        get("x-forwarded-uri") or get("x-original-uri"),
+    )
+    return RequestView(original_method, (_original_memo if inputs.short else _original_target)(inputs), combined)
