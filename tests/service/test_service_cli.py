@@ -126,9 +126,11 @@ async def wait_workers_ready(process: asyncio.subprocess.Process, count: int) ->
 
 
 async def test_serve_dev_prints_a_curl_that_is_allowed(clean_env: dict[str, str], tmp_path: Path) -> None:
-    """``serve --dev`` runs the embedded issuer; the curl it prints gets 200 with the identity headers."""
+    """``serve --dev`` runs the embedded issuer; the curl it prints gets 200 with the identity headers.
+    Flags win over the environment (a bad CLERK_AUTHD_PORT is never read)."""
     port = free_port()
-    with serving(["--dev", "--port", str(port)], clean_env, tmp_path) as process:
+    env = {**clean_env, "CLERK_AUTHD_PORT": "not-a-port"}
+    with serving(["--dev", "--port", str(port)], env, tmp_path) as process:
         assert process.stdout is not None
         curl = ""
         while not curl.startswith("curl "):
@@ -208,15 +210,23 @@ def test_a_bad_configuration_lists_every_problem(clean_env: dict[str, str], tmp_
 async def test_check_prints_masked_settings_and_fetches_the_keys(
     fake_clerk: FakeClerk, clean_env: dict[str, str], tmp_path: Path
 ) -> None:
-    """Exit 0 with the key ids when the JWKS loads; secrets are masked; exit 1 when Clerk is down."""
-    env = {
-        **clean_env,
+    """Exit 0 with the key ids when the JWKS loads (settings from --env-file); secrets are masked; exit 1 when
+    Clerk is down."""
+    variables = {
         "CLERK_PUBLISHABLE_KEY": fake_clerk.publishable_key,
         "CLERK_SECRET_KEY": fake_clerk.secret_key,
         "CLERK_API_URL": fake_clerk.url,
     }
+    (tmp_path / "staging.env").write_text("".join(f"{name}={value}\n" for name, value in variables.items()))
     process = await asyncio.create_subprocess_exec(
-        *CLI, "check", env=env, cwd=tmp_path, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+        *CLI,
+        "check",
+        "--env-file",
+        "staging.env",
+        env=clean_env,
+        cwd=tmp_path,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
     )
     out, _ = await process.communicate()
     assert process.returncode == 0
@@ -224,7 +234,12 @@ async def test_check_prints_masked_settings_and_fetches_the_keys(
     assert fake_clerk.secret_key not in out.decode()
     fake_clerk.go_down()
     process = await asyncio.create_subprocess_exec(
-        *CLI, "check", env=env, cwd=tmp_path, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+        *CLI,
+        "check",
+        env={**clean_env, **variables},
+        cwd=tmp_path,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
     )
     _, err = await process.communicate()
     assert process.returncode == 1
