@@ -157,7 +157,8 @@ def _seconds(minimum: float, *, allow_equal: bool) -> Callable[[str], float]:
     return parse
 
 
-def _accepts_token(raw: str) -> tuple[str, ...]:
+def parse_accepts_token(raw: str) -> tuple[str, ...]:
+    """Parse an accepted-token list (`any` or token types); used by `CLERK_AUTHD_ACCEPTS_TOKEN` and `?accepts=`."""
     items = _comma_list(raw)
     if items == ("any",):
         return items
@@ -217,7 +218,7 @@ def load_settings(
     merged = {**source, **(overrides or {})}
     r = _Reader(merged)
     default_accepts: tuple[str, ...] = ("session_token",)
-    accepts = r.typed("CLERK_AUTHD_ACCEPTS_TOKEN", default_accepts, _accepts_token)
+    accepts = r.typed("CLERK_AUTHD_ACCEPTS_TOKEN", default_accepts, parse_accepts_token)
     is_satellite = _clerk_truthy(r.text("CLERK_IS_SATELLITE", "false"))
     proxy_url = r.text("CLERK_PROXY_URL")
     domain = r.text("CLERK_DOMAIN")

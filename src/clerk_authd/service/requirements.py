@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 # config owns the one parser of the CLERK_AUTHD_ACCEPTS_TOKEN syntax; it is private there (reported upstream)
-from clerk_authd.config import _accepts_token as parse_accepts_token
+from clerk_authd.config import parse_accepts_token
 
 #: has() dimensions a query may ask for; each may repeat
 REQUIREMENT_NAMES = ("permission", "role", "feature", "plan", "reverification")
