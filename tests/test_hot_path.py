@@ -4,10 +4,30 @@ cached verdict keeps. Each test checks a property (calls made, objects shared, s
 
 from __future__ import annotations
 
+import gc
+import json
+import sys
+from collections.abc import Callable, Coroutine, Iterator
+from typing import Any
+
+import orjson
 import pytest
 
+from clerk_authd import claims as claims_module
 from clerk_authd import request as request_module
-from clerk_authd.request import URL_MEMO_MAX_INPUT, URL_MEMO_SIZE, RequestView, original_request
+from clerk_authd.auth import SignedInAuth
+from clerk_authd.authenticate import AuthenticateOptions, Authenticator, CachedVerdict
+from clerk_authd.cache import VerifiedTokenCache
+from clerk_authd.carriers import Carriers, peek_payload
+from clerk_authd.claims import PERMISSION_MEMO_SIZE, parse_session_claims
+from clerk_authd.compact import decode_jwt
+from clerk_authd.keystore import KeyStore
+from clerk_authd.request import URL_MEMO_MAX_INPUT, URL_MEMO_SIZE, RequestView, original_request, parse_cookies
+from clerk_authd.state import RequestState
+from clerk_authd.testing.mint import TokenMint, encode_v2_permissions
+from clerk_authd.tokens import rs256_signature_is_valid, verify_session_token
+from tests.conftest import FROZEN_NOW
+from tests.support import AZP, PK_LIVE, JwksResolver, claims, mock_jwks
 
 #: what nginx's ``auth_request`` sends along with the client's request (loadtests' gateway scenarios)
 GATEWAY = {
@@ -87,3 +107,153 @@ def test_a_long_url_is_resolved_without_the_memo() -> None:
     assert second.parsed_url is not first.parsed_url
     after = request_module._original_memo.cache_info()
     assert (after.hits, after.misses) == (before.hits, before.misses)
+
+
+# --- a cache hit -----------------------------------------------------------------------------------------
+
+#: what a cache hit must never run: JSON parsing, JWT decoding, key lookup, signature checks, the cookie choice
+FORBIDDEN_ON_A_HIT: tuple[object, ...] = (
+    orjson.loads,
+    json.loads.__code__,
+    decode_jwt.__code__,
+    peek_payload.__code__,
+    verify_session_token.__code__,
+    rs256_signature_is_valid.__code__,
+    JwksResolver.get_key.__code__,
+    KeyStore.get_key.__code__,
+    Carriers.read.__code__,
+    parse_cookies.__code__,
+)
+
+
+def org_member(mint: TokenMint, session: str) -> str:
+    """A v2 token of one member of ``org_1`` with one permission (the shape loadtests mint), own session."""
+    fea, per, fpm = encode_v2_permissions(["org:invoices:read"])
+    o = {"id": "org_1", "slg": "acme", "rol": "member", "per": per, "fpm": fpm}
+    return mint.sign(claims(sub=f"user_{session}", sid=f"sess_{session}", v=2, o=o, fea=fea))
+
+
+def cached_authenticator(keys: JwksResolver) -> tuple[Authenticator, VerifiedTokenCache[CachedVerdict]]:
+    """The fixture instance, networkless with ``keys``, at Clerk's frozen clock, with a verified-token cache."""
+    cache: VerifiedTokenCache[CachedVerdict] = VerifiedTokenCache(100)
+    options = AuthenticateOptions(publishable_key=PK_LIVE, secret_key="sk_live_x", authorized_parties=(AZP,))
+    return Authenticator(options, keys=keys, client=None, cache=cache, clock=lambda: FROZEN_NOW), cache
+
+
+def run_without_awaiting(coroutine: Coroutine[Any, Any, RequestState]) -> RequestState:
+    """Drive ``coroutine`` to its end in one step; fail if it had to wait for anything."""
+    try:
+        coroutine.send(None)
+    except StopIteration as done:
+        result: RequestState = done.value
+        return result
+    coroutine.close()
+    raise AssertionError("the coroutine awaited something")
+
+
+def calls_during(action: Callable[[], RequestState]) -> tuple[RequestState, set[object]]:
+    """``action``'s result and every function it called: code objects of Python ones, C functions themselves."""
+    seen: set[object] = set()
+
+    def record(frame: Any, event: str, arg: Any) -> None:
+        if event == "call":
+            seen.add(frame.f_code)
+        elif event == "c_call":
+            seen.add(arg)
+
+    sys.setprofile(record)
+    try:
+        result = action()
+    finally:
+        sys.setprofile(None)
+    return result, seen
+
+
+def reachable(root: object) -> Iterator[object]:
+    """Every object reachable from ``root`` (``root`` included), each once."""
+    seen: set[int] = set()
+    stack = [root]
+    while stack:
+        item = stack.pop()
+        if id(item) in seen or isinstance(item, type):
+            continue
+        seen.add(id(item))
+        yield item
+        stack.extend(gc.get_referents(item))
+
+
+async def test_a_cache_hit_does_no_crypto_parses_no_json_and_reads_no_cookie(fixture_mint: TokenMint) -> None:
+    """The second request with a token is answered from the cache without waiting for anything, without a
+    key lookup, a signature check, JSON parsing or the cookie choice, even when the request carries cookies."""
+    keys = mock_jwks()
+    authenticator, cache = cached_authenticator(keys)
+    token = org_member(fixture_mint, "a")
+    headers = {**GATEWAY, "authorization": f"Bearer {token}", "cookie": f"__session={token}; __client_uat=1"}
+    first = await authenticator.authenticate(original_request("GET", OWN_URL, headers.items()))
+    assert first.status == "signed-in"
+    assert (len(keys.requested), cache.hits) == (1, 0)
+
+    view = original_request("GET", OWN_URL, headers.items())
+    state, called = calls_during(lambda: run_without_awaiting(authenticator.authenticate(view)))
+    assert state.status == "signed-in"
+    assert state.to_auth() == first.to_auth()
+    assert (len(keys.requested), cache.hits) == (1, 1)
+    assert [forbidden for forbidden in FORBIDDEN_ON_A_HIT if forbidden in called] == []
+
+
+async def test_every_hit_shares_the_cached_claims(fixture_mint: TokenMint) -> None:
+    """Hits rebuild only the signed-in object around the presented token; its claims are the cached ones."""
+    authenticator, cache = cached_authenticator(mock_jwks())
+    token = org_member(fixture_mint, "a")
+    request = RequestView.build("GET", "/", [("authorization", token)])
+    states = [await authenticator.authenticate(request) for _ in range(3)]
+    auths = [state.auth for state in states]
+    assert all(isinstance(auth, SignedInAuth) for auth in auths)
+    verdict = cache.get(token, FROZEN_NOW)
+    assert verdict is not None
+    assert all(auth.claims is verdict.claims for auth in auths if isinstance(auth, SignedInAuth))
+    assert cache.hits == 3
+
+
+async def test_a_cached_verdict_holds_no_token_and_one_copy_of_the_payload(fixture_mint: TokenMint) -> None:
+    """Nothing reachable from a cached verdict contains the token or any of its segments, and the verified
+    payload is there once (the claims hold it; ``sessionClaims`` of ``/auth`` reads it)."""
+    authenticator, cache = cached_authenticator(mock_jwks())
+    token = org_member(fixture_mint, "a")
+    await authenticator.authenticate(RequestView.build("GET", "/", [("authorization", token)]))
+    verdict = cache.get(token, FROZEN_NOW)
+    assert verdict is not None
+    secrets = [token, *token.split(".")]
+    texts = [item for item in reachable(verdict) if isinstance(item, str | bytes)]
+    assert [text for text in texts for secret in secrets if secret in str(text)] == []
+    payload = decode_jwt(token).payload
+    assert verdict.payload == payload
+    assert sum(1 for item in reachable(verdict) if isinstance(item, dict) and item == payload) == 1
+
+
+async def test_verdicts_share_the_strings_that_tokens_repeat(fixture_mint: TokenMint) -> None:
+    """Two members of one organization: their cached verdicts share the issuer, party, organization, role and
+    permission strings instead of holding a copy each; what differs (user, session) stays their own."""
+    authenticator, cache = cached_authenticator(mock_jwks())
+    tokens = [org_member(fixture_mint, name) for name in ("a", "b")]
+    for token in tokens:
+        await authenticator.authenticate(RequestView.build("GET", "/", [("authorization", token)]))
+    first, second = (cache.get(token, FROZEN_NOW) for token in tokens)
+    assert first is not None
+    assert second is not None
+    for name in ("iss", "azp", "fea"):
+        assert first.payload[name] is second.payload[name], name
+    assert first.payload["o"]["id"] is second.payload["o"]["id"]
+    assert first.claims.org_role is second.claims.org_role
+    assert first.claims.org_permissions == ("org:invoices:read",)
+    assert first.claims.org_permissions is second.claims.org_permissions
+    assert first.claims.user_id != second.claims.user_id
+
+
+def test_the_permission_memo_is_bounded() -> None:
+    """However many distinct permission sets tokens carry, at most ``PERMISSION_MEMO_SIZE`` are remembered, and
+    each token still gets its own permissions."""
+    for index in range(PERMISSION_MEMO_SIZE + 10):
+        payload = {"sub": "user_1", "v": 2, "fea": f"o:f{index}", "o": {"id": "org_1", "per": "read", "fpm": "1"}}
+        assert parse_session_claims(payload).org_permissions == (f"org:f{index}:read",)
+    assert claims_module._shared_org_permissions.cache_info().currsize == PERMISSION_MEMO_SIZE

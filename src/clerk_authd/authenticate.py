@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import logging
 import math
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -33,7 +34,7 @@ from clerk_authd.auth import SignedInAuth, is_machine_token_type, pending_as_sig
 from clerk_authd.backend_api import ClerkClient
 from clerk_authd.cache import VerifiedTokenCache
 from clerk_authd.carriers import Carriers
-from clerk_authd.claims import SessionClaims
+from clerk_authd.claims import SessionClaims, share_repeated_values
 from clerk_authd.compact import decode_jwt, peek_jwt
 from clerk_authd.errors import (
     AuthenticateRequestError,
@@ -58,7 +59,7 @@ from clerk_authd.keys import KeyResolver, PemKey
 from clerk_authd.keystore import KeyStore
 from clerk_authd.machine import MachineTokenRejectedError, MachineVerifier
 from clerk_authd.orgsync import OrganizationMatcher, PatternError
-from clerk_authd.request import DEV_BROWSER, RequestView
+from clerk_authd.request import DEV_BROWSER, RequestView, parse_authorization
 from clerk_authd.state import TOKEN_TYPE_MISMATCH, RequestState
 from clerk_authd.tokens import DEFAULT_CLOCK_SKEW_MS, VerifyOptions, clock_skew_ms, verify_session_token
 from clerk_authd.tokentypes import (
@@ -185,15 +186,20 @@ class AuthenticateOptions:
 
 @dataclass(frozen=True, slots=True)
 class CachedVerdict:
-    """What the verified-token cache keeps: the payload, its parsed claims, and when the token became valid
-    (``nbf``/``iat`` less the skew, in seconds), so a clock that moves back cannot revive a cached verdict.
+    """What the verified-token cache keeps: the parsed claims (holding the payload, the one copy of it) and
+    when the token became valid (``nbf``/``iat`` less the skew, in seconds), so a clock that moves back cannot
+    revive a cached verdict.
 
     Not the token: the cache holds no credential, so the signed-in object is rebuilt around the presented one.
     """
 
-    payload: dict[str, Any]
     claims: SessionClaims
     valid_from: float
+
+    @property
+    def payload(self) -> dict[str, Any]:
+        """The verified payload."""
+        return self.claims.raw
 
     def signed_in(self, token: str) -> SignedInAuth:
         """The signed-in object for ``token`` (the token this verdict was reached for)."""
@@ -264,21 +270,24 @@ class Authenticator:
         if isinstance(accepts, str) and accepts in _HEADER_ONLY:
             self._check_preconditions(request, accepts)
             return await self._machine_in_header(Carriers.header_only(request).token_in_header, accepts)
-        instance = self._request_instance(request)
+        if self._instance is None:
+            raise AuthenticateRequestError(self._instance_error)
         self._check_preconditions(request, accepts)
+        token = parse_authorization(request.header("authorization"))
+        if token and _accepts("session_token", accepts):
+            cached = self._cached(token, now)
+            if cached is not None:  # the hot path: nothing else about the request matters
+                return RequestState.signed_in(cached.signed_in(token), token)
+        instance = self._request_instance(self._instance, request)
         carriers = Carriers.read(request, instance, now)
         context = Context(request, carriers, instance, self._matcher, self._options.is_satellite)
-        token = carriers.token_in_header
-        cached = self._cached(token, now) if token and _accepts("session_token", accepts) else None
         if isinstance(accepts, tuple):
             kind = "session_token"
-            if token and cached is None and is_machine_token(token):
+            if token and is_machine_token(token):
                 kind = get_machine_token_type(token)
             if kind not in accepts:
                 return RequestState.signed_out_invalid_token()
         if token:
-            if cached is not None:
-                return RequestState.signed_in(cached.signed_in(token), token)
             if accepts == "session_token":
                 return await self._session_in_header(context, token)
             if accepts == "any" or isinstance(accepts, tuple):
@@ -288,13 +297,11 @@ class Authenticator:
             return RequestState.signed_out(NO_TOKEN_IN_HEADER, token_type=accepts)
         return await self._cookie_path(context, now)
 
-    def _request_instance(self, request: RequestView) -> Instance:
-        """The instance, with a relative proxy URL resolved against this request's origin; throws like Clerk."""
-        if self._instance is None:
-            raise AuthenticateRequestError(self._instance_error)
+    def _request_instance(self, instance: Instance, request: RequestView) -> Instance:
+        """The instance, with a relative proxy URL resolved against this request's origin."""
         if self._options.proxy_url.startswith("/"):
-            return replace(self._instance, frontend_api=request.origin + self._options.proxy_url)
-        return self._instance
+            return replace(instance, frontend_api=request.origin + self._options.proxy_url)
+        return instance
 
     def _check_preconditions(self, request: RequestView, accepts: AcceptsToken) -> None:
         """The checks ``authenticateRequest`` throws for (§2), in Clerk's order.
@@ -387,14 +394,16 @@ class Authenticator:
         verified = await verify_session_token(token, self._verify_options)
         payload = verified.payload
         starts = [math.trunc(payload[name]) for name in ("nbf", "iat") if name in payload]
+        if self._cache is not None:
+            share_repeated_values(payload)
         verdict = CachedVerdict(
-            payload=payload,
             claims=signed_in_auth(payload, token).claims,
             valid_from=math.ceil(max(starts) * 1000 - self._skew_s * 1000) / 1000 if starts else -math.inf,
         )
         if self._cache is not None:
             expires_at = math.trunc(payload["exp"]) + self._skew_s
-            self._cache.put(token, verdict, kid=verified.kid, expires_at=expires_at)
+            kid = sys.intern(verified.kid) if verified.kid is not None else None
+            self._cache.put(token, verdict, kid=kid, expires_at=expires_at)
         return verdict
 
     # --- failures and the refresh flow (§6) --------------------------------------------------------------

@@ -20,8 +20,10 @@ we deny. Such tokens are not minted by Clerk.
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Final
 
 from clerk_authd.errors import Reason, TokenVerificationError
@@ -32,6 +34,11 @@ _ASCII_DIGITS = re.compile(r"[0-9]+")
 _DIGITS_PER_STEP: Final = 1000
 _ORG_SCOPES: Final = frozenset({"o", "ou", "uo"})
 _USER_SCOPES: Final = frozenset({"u", "ou", "uo"})
+#: Claims whose string values the tokens of one instance repeat (its issuer and parties, a status, an
+#: organization and its role, the features and plans); ``o`` is v2's organization object.
+_SHARED_CLAIMS: Final = ("iss", "azp", "aud", "sts", "org_id", "org_slug", "org_role", "fea", "pla", "o")
+#: How many distinct organization permission sets ``org_permissions_of`` remembers: one per role and plan.
+PERMISSION_MEMO_SIZE: Final = 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,6 +131,31 @@ def decode_org_permissions(org_features: tuple[str, ...], per: str, fpm: str) ->
     return tuple(granted)
 
 
+@lru_cache(maxsize=PERMISSION_MEMO_SIZE)
+def _shared_org_permissions(org_features: tuple[str, ...], per: str, fpm: str) -> tuple[str, ...]:
+    """``decode_org_permissions``, once per distinct input: every member of one role in one organization has
+    the same ``fea``/``per``/``fpm``, so their verdicts share one tuple of permission strings."""
+    return tuple(sys.intern(permission) for permission in decode_org_permissions(org_features, per, fpm))
+
+
+def share_repeated_values(payload: dict[str, Any]) -> None:
+    """Replace, in place, the string values many tokens repeat (``_SHARED_CLAIMS``, one level into ``o``)
+    by one shared copy each (``sys.intern``), so that a cache of many verdicts holds each of them once.
+
+    The payload compares equal before and after; only the identity of equal strings changes.
+    """
+    for name in _SHARED_CLAIMS:
+        value = payload.get(name)
+        if isinstance(value, str):
+            payload[name] = sys.intern(value)
+        elif isinstance(value, dict):
+            for key, inner in value.items():
+                if isinstance(inner, str):
+                    value[key] = sys.intern(inner)
+        elif isinstance(value, list):
+            payload[name] = [sys.intern(item) if isinstance(item, str) else item for item in value]
+
+
 def _optional_str(value: object) -> str | None:
     return value if isinstance(value, str) else None
 
@@ -149,7 +181,7 @@ def _v2_org(payload: Mapping[str, Any]) -> tuple[str | None, str | None, str | N
         raise TokenVerificationError(Reason.TOKEN_INVALID, str(exc)) from exc
     per, fpm = org.get("per"), org.get("fpm")
     permissions = (
-        decode_org_permissions(org_features, _required_str_claim("o.per", per), _required_str_claim("o.fpm", fpm))
+        _shared_org_permissions(org_features, _required_str_claim("o.per", per), _required_str_claim("o.fpm", fpm))
         if js_truthy(per) and js_truthy(fpm)
         else ()
     )
@@ -157,7 +189,7 @@ def _v2_org(payload: Mapping[str, Any]) -> tuple[str | None, str | None, str | N
     return (
         _optional_str(org.get("id")),
         _optional_str(org.get("slg")),
-        f"org:{role}" if isinstance(role, str) and role else None,
+        sys.intern(f"org:{role}") if isinstance(role, str) and role else None,
         permissions,
     )
 
