@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from clerk_authd.cache import VerifiedTokenCache, token_digest
+from clerk_authd.cache import PURGE_PER_PUT, VerifiedTokenCache, token_digest
 
 NOW = 1_666_648_250.0
 
@@ -12,7 +12,7 @@ NOW = 1_666_648_250.0
 def test_a_stored_verdict_is_returned_while_it_is_valid() -> None:
     """A verdict put for a token comes back for the same token and counts as a hit."""
     cache: VerifiedTokenCache[str] = VerifiedTokenCache(10)
-    cache.put("token-a", "alice", kid="k1", expires_at=NOW + 60)
+    cache.put("token-a", "alice", kid="k1", expires_at=NOW + 60, now=NOW)
     assert cache.get("token-a", NOW) == "alice"
     assert (cache.hits, cache.misses) == (1, 0)
 
@@ -20,7 +20,7 @@ def test_a_stored_verdict_is_returned_while_it_is_valid() -> None:
 def test_an_unknown_token_is_a_miss() -> None:
     """A token never stored misses and counts as a miss."""
     cache: VerifiedTokenCache[str] = VerifiedTokenCache(10)
-    cache.put("token-a", "alice", kid="k1", expires_at=NOW + 60)
+    cache.put("token-a", "alice", kid="k1", expires_at=NOW + 60, now=NOW)
     assert cache.get("token-b", NOW) is None
     assert (cache.hits, cache.misses) == (0, 1)
 
@@ -28,7 +28,7 @@ def test_an_unknown_token_is_a_miss() -> None:
 def test_expiry_is_rechecked_on_every_hit() -> None:
     """An entry is served strictly before ``expires_at``; at that instant it is dropped and misses."""
     cache: VerifiedTokenCache[str] = VerifiedTokenCache(10)
-    cache.put("token-a", "alice", kid="k1", expires_at=NOW + 60)
+    cache.put("token-a", "alice", kid="k1", expires_at=NOW + 60, now=NOW)
     assert cache.get("token-a", NOW + 59.999) == "alice"
     assert cache.get("token-a", NOW + 60) is None
     assert len(cache) == 0
@@ -39,10 +39,10 @@ def test_expiry_is_rechecked_on_every_hit() -> None:
 def test_the_least_recently_used_entry_is_evicted_first() -> None:
     """At capacity, a new entry evicts the entry used least recently, and a hit counts as a use."""
     cache: VerifiedTokenCache[int] = VerifiedTokenCache(2)
-    cache.put("t1", 1, kid="k", expires_at=NOW + 60)
-    cache.put("t2", 2, kid="k", expires_at=NOW + 60)
+    cache.put("t1", 1, kid="k", expires_at=NOW + 60, now=NOW)
+    cache.put("t2", 2, kid="k", expires_at=NOW + 60, now=NOW)
     assert cache.get("t1", NOW) == 1
-    cache.put("t3", 3, kid="k", expires_at=NOW + 60)
+    cache.put("t3", 3, kid="k", expires_at=NOW + 60, now=NOW)
     assert len(cache) == 2
     assert cache.get("t2", NOW) is None
     assert cache.get("t1", NOW) == 1
@@ -52,16 +52,30 @@ def test_the_least_recently_used_entry_is_evicted_first() -> None:
 def test_putting_the_same_token_again_replaces_its_entry() -> None:
     """A second put for one token replaces the verdict and its expiry without growing the cache."""
     cache: VerifiedTokenCache[str] = VerifiedTokenCache(2)
-    cache.put("t1", "old", kid="k", expires_at=NOW + 1)
-    cache.put("t1", "new", kid="k", expires_at=NOW + 60)
+    cache.put("t1", "old", kid="k", expires_at=NOW + 1, now=NOW)
+    cache.put("t1", "new", kid="k", expires_at=NOW + 60, now=NOW)
     assert len(cache) == 1
     assert cache.get("t1", NOW + 30) == "new"
+
+
+def test_a_put_drops_expired_entries_from_the_least_recently_used_end() -> None:
+    """Each put first drops up to ``PURGE_PER_PUT`` entries that have expired, oldest use first, so dead verdicts
+    do not wait for the cache to fill; it stops at the first live one."""
+    cache: VerifiedTokenCache[str] = VerifiedTokenCache(10)
+    for name, lifetime in (("dead-1", 10), ("dead-2", 10), ("dead-3", 10), ("live", 60), ("dead-4", 10)):
+        cache.put(name, name, kid="k", expires_at=NOW + lifetime, now=NOW)
+    cache.put("new-1", "new-1", kid="k", expires_at=NOW + 60, now=NOW + 30)
+    assert len(cache) == 6 - PURGE_PER_PUT
+    cache.put("new-2", "new-2", kid="k", expires_at=NOW + 60, now=NOW + 30)
+    assert len(cache) == 4, "dead-3 went; the live entry stopped the purge before dead-4"
+    assert [cache.get(name, NOW + 30) for name in ("live", "new-1", "new-2")] == ["live", "new-1", "new-2"]
+    assert cache.get("dead-4", NOW + 30) is None
 
 
 def test_size_zero_disables_the_cache() -> None:
     """With ``max_size`` 0, put stores nothing and every get misses."""
     cache: VerifiedTokenCache[str] = VerifiedTokenCache(0)
-    cache.put("token-a", "alice", kid="k1", expires_at=NOW + 60)
+    cache.put("token-a", "alice", kid="k1", expires_at=NOW + 60, now=NOW)
     assert len(cache) == 0
     assert cache.get("token-a", NOW) is None
     assert (cache.hits, cache.misses) == (0, 1)
@@ -76,10 +90,10 @@ def test_a_negative_size_is_refused() -> None:
 def test_drop_kids_forgets_the_verdicts_of_retired_keys_only() -> None:
     """``drop_kids`` removes entries verified by the named kids, keeps the rest, and says how many went."""
     cache: VerifiedTokenCache[str] = VerifiedTokenCache(10)
-    cache.put("t1", "a", kid="old", expires_at=NOW + 60)
-    cache.put("t2", "b", kid="old", expires_at=NOW + 60)
-    cache.put("t3", "c", kid="current", expires_at=NOW + 60)
-    cache.put("t4", "d", kid=None, expires_at=NOW + 60)
+    cache.put("t1", "a", kid="old", expires_at=NOW + 60, now=NOW)
+    cache.put("t2", "b", kid="old", expires_at=NOW + 60, now=NOW)
+    cache.put("t3", "c", kid="current", expires_at=NOW + 60, now=NOW)
+    cache.put("t4", "d", kid=None, expires_at=NOW + 60, now=NOW)
     assert cache.drop_kids(frozenset({"old", "unknown"})) == 2
     assert cache.get("t1", NOW) is None
     assert cache.get("t2", NOW) is None
@@ -92,7 +106,7 @@ def test_the_token_text_is_never_stored() -> None:
     """Entries are keyed by a 32-byte digest; neither the token nor any segment of it is kept as a key."""
     token = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ1c2VyXzEifQ.c2lnbmF0dXJl"
     cache: VerifiedTokenCache[str] = VerifiedTokenCache(10)
-    cache.put(token, "alice", kid="k1", expires_at=NOW + 60)
+    cache.put(token, "alice", kid="k1", expires_at=NOW + 60, now=NOW)
     keys = list(cache._entries)  # white-box: the storage itself is what this test is about
     assert keys == [token_digest(token)]
     for key in keys:

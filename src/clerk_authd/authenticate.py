@@ -403,7 +403,7 @@ class Authenticator:
         if self._cache is not None:
             expires_at = math.trunc(payload["exp"]) + self._skew_s
             kid = sys.intern(verified.kid) if verified.kid is not None else None
-            self._cache.put(token, verdict, kid=kid, expires_at=expires_at)
+            self._cache.put(token, verdict, kid=kid, expires_at=expires_at, now=self._clock())
         return verdict
 
     # --- failures and the refresh flow (§6) --------------------------------------------------------------

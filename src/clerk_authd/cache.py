@@ -5,6 +5,10 @@ print of it) holds no credential. The cache is a bounded LRU; ``max_size`` 0 tur
 the entry's ``expires_at`` against the caller's clock (the caller passes the token's ``exp`` plus the clock skew:
 Clerk accepts a token while ``exp + skew > now``), so a cached verdict never outlives its token. Each entry
 remembers the ``kid`` that verified it, so the key store can drop the verdicts of a key Clerk retired.
+
+Clerk's session tokens live about a minute and are replaced, not reused, so most entries die unasked. Each
+``put`` therefore also drops up to ``PURGE_PER_PUT`` expired entries from the least recently used end: dead
+verdicts go at twice the rate new ones arrive instead of holding memory until the cache is full.
 """
 
 from __future__ import annotations
@@ -12,9 +16,11 @@ from __future__ import annotations
 import hashlib
 from collections import OrderedDict
 from collections.abc import Container
-from typing import Generic, TypeVar
+from typing import Final, Generic, TypeVar
 
 V = TypeVar("V")
+#: expired least-recently-used entries one ``put`` may drop
+PURGE_PER_PUT: Final = 2
 
 
 def token_digest(token: str) -> bytes:
@@ -53,15 +59,22 @@ class VerifiedTokenCache(Generic[V]):
         self.misses += 1
         return None
 
-    def put(self, token: str, value: V, *, kid: str | None, expires_at: float) -> None:
-        """Remember ``value`` for ``token`` until ``expires_at`` (seconds), evicting the least recently used."""
+    def put(self, token: str, value: V, *, kid: str | None, expires_at: float, now: float) -> None:
+        """Remember ``value`` for ``token`` until ``expires_at`` (seconds), evicting the least recently used;
+        first drop up to ``PURGE_PER_PUT`` entries from that end that have expired at ``now``."""
         if not self._max_size:
             return
+        entries = self._entries
+        for _ in range(PURGE_PER_PUT):
+            oldest = next(iter(entries.values()), None)
+            if oldest is None or now < oldest[2]:
+                break
+            entries.popitem(last=False)
         key = token_digest(token)
-        self._entries[key] = (value, kid, expires_at)
-        self._entries.move_to_end(key)
-        if len(self._entries) > self._max_size:
-            self._entries.popitem(last=False)
+        entries[key] = (value, kid, expires_at)
+        entries.move_to_end(key)
+        if len(entries) > self._max_size:
+            entries.popitem(last=False)
 
     def drop_kids(self, kids: Container[str]) -> int:
         """Forget every verdict reached with one of ``kids`` (keys Clerk removed); returns how many went."""
