@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from clerk_authd.claims import SessionClaims, parse_session_claims, split_by_scope
+from clerk_authd.claims import SessionClaims, compact_payload, parse_session_claims, split_by_scope
 from clerk_authd.errors import Reason, TokenVerificationError
 from clerk_authd.testing.mint import encode_v2_permissions, session_claims
 from tests.conftest import FROZEN_NOW
@@ -279,3 +279,23 @@ def test_encoding_then_decoding_v2_permissions_gives_back_the_same_set(pairs: se
     decoded = permissions_of(v2(fea, per, fpm))
     assert decoded is not None
     assert sorted(decoded) == sorted(permissions)
+
+
+def test_a_compacted_payload_equals_the_original_and_shares_repeated_strings() -> None:
+    """``compact_payload`` keeps every claim and its order, leaves its input alone, and makes two tokens of
+    one organization share their issuer, organization and feature strings (built apart here, so not shared)."""
+
+    def member(user: str) -> dict[str, Any]:
+        payload = v2("".join(["o:", "invoices"]), "".join(["re", "ad"]), "1", slg="".join(["ac", "me"]))
+        return {**payload, "sub": user, "iss": "".join(["https://", "clerk.example.test"])}
+
+    originals = [member("user_1"), member("user_2")]
+    first, second = (compact_payload(original) for original in originals)
+    assert first == originals[0]
+    assert list(first) == list(originals[0])
+    assert originals[0]["iss"] is not originals[1]["iss"]
+    assert first["iss"] is second["iss"]
+    assert first["fea"] is second["fea"]
+    assert first["o"]["per"] is second["o"]["per"]
+    assert first["o"]["slg"] is second["o"]["slg"]
+    assert first["sub"] != second["sub"]

@@ -34,7 +34,7 @@ from clerk_authd.auth import SignedInAuth, is_machine_token_type, pending_as_sig
 from clerk_authd.backend_api import ClerkClient
 from clerk_authd.cache import VerifiedTokenCache
 from clerk_authd.carriers import Carriers
-from clerk_authd.claims import SessionClaims, share_repeated_values
+from clerk_authd.claims import SessionClaims, compact_payload
 from clerk_authd.compact import decode_jwt, peek_jwt
 from clerk_authd.errors import (
     AuthenticateRequestError,
@@ -392,10 +392,8 @@ class Authenticator:
     async def _verify(self, token: str) -> CachedVerdict:
         """``verifyToken`` plus the signed-in object (which can still refuse a malformed ``fea``), cached."""
         verified = await verify_session_token(token, self._verify_options)
-        payload = verified.payload
+        payload = verified.payload if self._cache is None else compact_payload(verified.payload)
         starts = [math.trunc(payload[name]) for name in ("nbf", "iat") if name in payload]
-        if self._cache is not None:
-            share_repeated_values(payload)
         verdict = CachedVerdict(
             claims=signed_in_auth(payload, token).claims,
             valid_from=math.ceil(max(starts) * 1000 - self._skew_s * 1000) / 1000 if starts else -math.inf,
