@@ -21,7 +21,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from types import MappingProxyType
-from typing import Final, NamedTuple
+from typing import Final, NamedTuple, TypeVar, overload
 
 from clerk_authd.url import Url, parse_url
 
@@ -36,6 +36,7 @@ _FIRST_WINS: Final = frozenset(
     }
 )  # fmt: skip
 _HTTP_WHITESPACE: Final = "\t\n\r "
+T = TypeVar("T")
 _ESCAPE_RUN = re.compile(r"(?:%[0-9A-Fa-f]{2})+")
 _BAD_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
 
@@ -76,6 +77,14 @@ class Headers(Mapping[str, str]):
 
     def __contains__(self, name: object) -> bool:
         return isinstance(name, str) and name.lower() in self._values
+
+    @overload
+    def get(self, name: str, /) -> str | None: ...
+    @overload
+    def get(self, name: str, /, default: str | T) -> str | T: ...
+    def get(self, name: str, /, default: object = None) -> object:
+        """The value of ``name`` (any case), else ``default``: one dict lookup, read on every request."""
+        return self._values.get(name.lower(), default)
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._values)
