@@ -121,8 +121,10 @@ class Carriers:
         def either(name: str) -> str | None:
             return cookies.get(f"{name}_{suffix}" if suffixed else name) or None
 
-        client_uat = js_parse_int(either(CLIENT_UAT_COOKIE) or "")
-        redirect_count = js_number(cookies.get(REDIRECT_COUNT_COOKIE) or "")
+        uat_cookie = either(CLIENT_UAT_COOKIE)
+        client_uat = js_parse_int(uat_cookie) if uat_cookie else math.nan  # parseInt("") is NaN
+        count_cookie = cookies.get(REDIRECT_COUNT_COOKIE)
+        redirect_count = js_number(count_cookie) if count_cookie else 0.0  # Number("") is 0
         return cls(
             token_in_header=parse_authorization(view.header("authorization")),
             session_token_in_cookie=either(SESSION_COOKIE),
