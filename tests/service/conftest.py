@@ -8,6 +8,7 @@ aiohttp over TCP, never through an in-process test client.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import itertools
 import logging
@@ -30,6 +31,8 @@ from clerk_authd.testing.fake_clerk import DEFAULT_FRONTEND_API, FakeClerk
 #: a production instance on FakeClerk's Frontend API host (production instances hand-shake on page loads)
 PK_LIVE_LOCAL = "pk_live_" + base64.b64encode(f"{DEFAULT_FRONTEND_API}$".encode()).decode().rstrip("=")
 SIGN_IN_URL = "https://accounts.example.com/sign-in"
+#: a request or a server stop that takes longer fails the test, well inside pytest-timeout's 120 s
+DEADLINE_S = 10.0
 _app_names = itertools.count()
 
 
@@ -81,6 +84,8 @@ def bearer(token: str) -> dict[str, str]:
 
 
 def _free_socket() -> socket.socket:
+    """A loopback socket on a port the kernel picked, already listening: nothing can take the port before the
+    server uses it."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))
     sock.listen(128)
@@ -102,17 +107,21 @@ def restore_logging() -> Iterator[None]:
 async def serve_app() -> AsyncIterator[Callable[[Sanic[Any, Any]], Awaitable[Running]]]:
     """Start Sanic apps on free loopback ports, running their listeners as a real server does."""
     stops: list[Callable[[], Awaitable[None]]] = []
-    async with aiohttp.ClientSession() as http:
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=DEADLINE_S)) as http:
 
         async def start(app: Sanic[Any, Any]) -> Running:
             app.config.TOUCHUP = False  # Sanic rewrites its HTTP code once per process; a second app would fail
             sock = _free_socket()
             server = await app.create_server(sock=sock, access_log=False)
             assert server is not None
-            await server.startup()
-            await server.before_start()
-            await server.after_start()
-            await server.start_serving()
+
+            async def begin() -> None:
+                await server.startup()
+                await server.before_start()
+                await server.after_start()
+                await server.start_serving()
+
+            await asyncio.wait_for(begin(), DEADLINE_S)
 
             async def stop() -> None:
                 await server.before_stop()
@@ -127,7 +136,7 @@ async def serve_app() -> AsyncIterator[Callable[[Sanic[Any, Any]], Awaitable[Run
 
         yield start
         for stop in reversed(stops):
-            await stop()
+            await asyncio.wait_for(stop(), DEADLINE_S)
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import re
 import shlex
@@ -11,8 +12,9 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Iterator, Mapping
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import aiohttp
@@ -22,14 +24,12 @@ from clerk_authd.testing.fake_clerk import FakeClerk
 from tests.service.conftest import IDENTITY_HEADERS
 
 CLI = [sys.executable, "-m", "clerk_authd.cli"]
-STARTUP_S = 30.0
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+#: every wait has a deadline well inside pytest-timeout's 120 s, so a stuck server fails the test instead of hanging
+STARTUP_S = 15.0
+STOP_S = 10.0
+RUN_S = 20.0
+HTTP_TIMEOUT = aiohttp.ClientTimeout(total=10)
+LISTENING = "clerk-authd: listening on "
 
 
 @pytest.fixture
@@ -44,124 +44,130 @@ def run_cli(
     args: list[str], env: Mapping[str, str], cwd: Path, stdin: str | None = None
 ) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [*CLI, *args], env=dict(env), cwd=cwd, input=stdin, capture_output=True, text=True, timeout=60, check=False
+        [*CLI, *args], env=dict(env), cwd=cwd, input=stdin, capture_output=True, text=True, timeout=RUN_S, check=False
     )
 
 
-@contextmanager
-def serving(args: list[str], env: Mapping[str, str], cwd: Path) -> Iterator[subprocess.Popen[str]]:
-    """``clerk-authd serve ...`` in the background, stopped with SIGTERM as an operator would."""
-    process = subprocess.Popen(
-        [*CLI, "serve", *args],
-        env=dict(env),
-        cwd=cwd,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-        start_new_session=True,
-    )
-    try:
-        yield process
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)  # the server and its workers, nothing else
-            process.wait()
+async def read_line(process: asyncio.subprocess.Process) -> str:
+    """The next line ``process`` prints on stdout."""
+    assert process.stdout is not None
+    line = await asyncio.wait_for(process.stdout.readline(), STARTUP_S)
+    assert line, "serve ended early"
+    return line.decode().strip()
 
 
-async def wait_healthy(base: str) -> None:
-    deadline = time.monotonic() + STARTUP_S
-    async with aiohttp.ClientSession() as http:
-        while True:
-            try:
-                async with http.get(f"{base}/readyz") as response:
-                    if response.status == 200:
-                        return
-            except aiohttp.ClientError:
-                pass
-            if time.monotonic() > deadline:
-                raise AssertionError(f"{base} did not become ready")
-            await asyncio.sleep(0.1)
+@dataclass(frozen=True)
+class Served:
+    """A ``clerk-authd serve`` process, the URL it said it listens on, and the file its stderr goes to."""
+
+    process: asyncio.subprocess.Process
+    url: str
+    log: Path
+
+    async def next_line(self) -> str:
+        """The next line ``serve`` prints on stdout."""
+        return await read_line(self.process)
+
+    async def wait_logged(self, text: str, count: int = 1) -> None:
+        """Until ``text`` appears ``count`` times in the log."""
+        deadline = time.monotonic() + STARTUP_S
+        while self.log.read_text(errors="replace").count(text) < count:
+            assert self.process.returncode is None, "serve ended early"
+            assert time.monotonic() < deadline, f"{text!r} not logged {count} times"
+            await asyncio.sleep(0.05)
+
+    async def wait_ready(self) -> None:
+        """Until ``/readyz`` answers 200 (the keys are loaded)."""
+        deadline = time.monotonic() + STARTUP_S
+        async with aiohttp.ClientSession(timeout=HTTP_TIMEOUT) as http:
+            while True:
+                with contextlib.suppress(aiohttp.ClientError):
+                    async with http.get(f"{self.url}/readyz") as response:
+                        if response.status == 200:
+                            return
+                assert time.monotonic() < deadline, f"{self.url} did not become ready"
+                await asyncio.sleep(0.1)
 
 
 @asynccontextmanager
-async def async_serving(
-    args: list[str], env: Mapping[str, str], cwd: Path
-) -> AsyncIterator[asyncio.subprocess.Process]:
-    """Like ``serving``, for tests whose own event loop must keep answering (FakeClerk runs in it)."""
-    process = await asyncio.create_subprocess_exec(
-        *CLI,
-        "serve",
-        *args,
-        env=dict(env),
-        cwd=cwd,
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.PIPE,
-        start_new_session=True,
-    )
+async def serving(args: list[str], env: Mapping[str, str], cwd: Path) -> AsyncIterator[Served]:
+    """``clerk-authd serve --port 0 ...`` in the background: the kernel picks a free port and the server binds it
+    itself (no port is picked, freed and raced for), then says which; stopped with SIGTERM as an operator would."""
+    log = cwd / "serve.log"
+    with log.open("wb") as stderr:
+        process = await asyncio.create_subprocess_exec(
+            *CLI,
+            "serve",
+            "--port",
+            "0",
+            *args,
+            env=dict(env),
+            cwd=cwd,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=stderr,
+            start_new_session=True,
+        )
     try:
-        yield process
+        line = await read_line(process)
+        assert line.startswith(LISTENING), line
+        yield Served(process, line.removeprefix(LISTENING), log)
     finally:
-        process.send_signal(signal.SIGTERM)
+        if process.returncode is None:
+            process.send_signal(signal.SIGTERM)
         try:
-            await asyncio.wait_for(process.wait(), 20)
+            await asyncio.wait_for(process.wait(), STOP_S)
         except TimeoutError:
             os.killpg(process.pid, signal.SIGKILL)  # the server and its workers, nothing else
             await process.wait()
 
 
-async def wait_workers_ready(process: asyncio.subprocess.Process, count: int) -> None:
-    """Wait for Sanic's "Worker ready" line from each worker (stopping a worker mid-start-up hangs Sanic)."""
-    assert process.stderr is not None
-    ready = 0
-    while ready < count:
-        line = await asyncio.wait_for(process.stderr.readline(), STARTUP_S)
-        assert line, "the server ended before its workers were ready"
-        ready += b'"Worker ready' in line
-    # Sanic's manager hangs if it is stopped before it has seen every worker's acknowledgement, which it
-    # polls every 0.1 s after the worker logs "Worker ready"; give it that poll before the test may stop it.
-    await asyncio.sleep(0.3)
-
-
 async def test_serve_dev_prints_a_curl_that_is_allowed(clean_env: dict[str, str], tmp_path: Path) -> None:
-    """``serve --dev`` runs the embedded issuer; the curl it prints gets 200 with the identity headers.
-    Flags win over the environment (a bad CLERK_AUTHD_PORT is never read)."""
-    port = free_port()
+    """``serve --dev`` says where it listens, runs the embedded issuer and prints a curl that gets 200 with the
+    identity headers. Flags win over the environment (a bad CLERK_AUTHD_PORT is never read)."""
     env = {**clean_env, "CLERK_AUTHD_PORT": "not-a-port"}
-    with serving(["--dev", "--port", str(port)], env, tmp_path) as process:
-        assert process.stdout is not None
-        curl = ""
-        while not curl.startswith("curl "):
-            line = await asyncio.wait_for(asyncio.to_thread(process.stdout.readline), STARTUP_S)
-            assert line, "serve --dev ended without printing a curl"
-            curl = line.strip()
+    async with serving(["--dev"], env, tmp_path) as served:
+        issuer = await served.next_line()
+        assert re.fullmatch(
+            r"clerk-authd: development issuer at http://127\.0\.0\.1:\d+ \(not for production\)", issuer
+        )
+        curl = await served.next_line()
         words = shlex.split(curl)
+        assert words[:2] == ["curl", "-i"]
         header, url = words[words.index("-H") + 1], words[-1]
+        assert url == f"{served.url}/verify"
         name, _, value = header.partition(": ")
-        await wait_healthy(f"http://127.0.0.1:{port}")
-        async with aiohttp.ClientSession() as http, http.get(url, headers={name: value}) as response:
-            assert response.status == 200
-            assert response.headers["X-Clerk-Auth-Status"] == "signed-in"
-            assert response.headers["X-Clerk-User-Id"] == "user_dev"
+        async with aiohttp.ClientSession(timeout=HTTP_TIMEOUT) as http, http.get(url, headers={name: value}) as r:
+            assert r.status == 200
+            assert r.headers["X-Clerk-Auth-Status"] == "signed-in"
+            assert r.headers["X-Clerk-User-Id"] == "user_dev"
             for identity_header in IDENTITY_HEADERS:
-                assert identity_header in response.headers
+                assert identity_header in r.headers
 
 
 async def test_a_dev_token_is_accepted_by_a_dev_server_started_apart(clean_env: dict[str, str], tmp_path: Path) -> None:
     """The development key persists in the state directory: ``dev-token`` signs what ``serve --dev`` accepts."""
-    port = free_port()
-    with serving(["--dev", "--port", str(port)], clean_env, tmp_path):
-        await wait_healthy(f"http://127.0.0.1:{port}")
+    async with serving(["--dev"], clean_env, tmp_path) as served:
+        await served.wait_ready()
         made = run_cli(["dev-token", "--user", "user_42", "--org", "org_7", "--role", "admin",
                         "--permissions", "org:invoices:read"], clean_env, tmp_path)  # fmt: skip
         assert made.returncode == 0, made.stderr
         token = made.stdout.strip()
-        url = f"http://127.0.0.1:{port}/verify?permission=org:invoices:read"
-        async with aiohttp.ClientSession() as http, http.get(url, headers={"Authorization": f"Bearer {token}"}) as r:
+        url = f"{served.url}/verify?permission=org:invoices:read"
+        async with (
+            aiohttp.ClientSession(timeout=HTTP_TIMEOUT) as http,
+            http.get(url, headers={"Authorization": f"Bearer {token}"}) as r,
+        ):
             assert r.status == 200
             assert (r.headers["X-Clerk-User-Id"], r.headers["X-Clerk-Org-Id"]) == ("user_42", "org_7")
+
+
+def test_serve_on_a_port_in_use_says_so(clean_env: dict[str, str], tmp_path: Path) -> None:
+    """A listen address that cannot be bound stops serve with exit code 2 and a message naming it."""
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        refused = run_cli(["serve", "--dev", "--port", str(port)], clean_env, tmp_path)
+    assert refused.returncode == 2
+    assert f"clerk-authd: cannot listen on 127.0.0.1:{port}: " in refused.stderr
 
 
 def test_dev_token_piped_into_explain_shows_a_valid_token(clean_env: dict[str, str], tmp_path: Path) -> None:
@@ -193,7 +199,7 @@ def test_explain_names_the_failing_check(clean_env: dict[str, str], tmp_path: Pa
 def test_serve_dev_refuses_live_keys(clean_env: dict[str, str], tmp_path: Path) -> None:
     """A production key anywhere in the configuration stops --dev before anything starts."""
     (tmp_path / ".env").write_text("CLERK_SECRET_KEY=sk_live_abc\n")
-    refused = run_cli(["serve", "--dev", "--port", str(free_port())], clean_env, tmp_path)
+    refused = run_cli(["serve", "--dev", "--port", "0"], clean_env, tmp_path)
     assert refused.returncode == 2
     assert "CLERK_SECRET_KEY: --dev refuses to run with a live key configured" in refused.stderr
 
@@ -228,7 +234,7 @@ async def test_check_prints_masked_settings_and_fetches_the_keys(
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
-    out, _ = await process.communicate()
+    out, _ = await asyncio.wait_for(process.communicate(), RUN_S)
     assert process.returncode == 0
     assert fake_clerk.mint.kid in out.decode()
     assert fake_clerk.secret_key not in out.decode()
@@ -241,7 +247,7 @@ async def test_check_prints_masked_settings_and_fetches_the_keys(
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
-    _, err = await process.communicate()
+    _, err = await asyncio.wait_for(process.communicate(), RUN_S)
     assert process.returncode == 1
     assert "jwk-remote-failed-to-load" in err.decode()
 
@@ -249,24 +255,26 @@ async def test_check_prints_masked_settings_and_fetches_the_keys(
 async def test_several_workers_serve_and_count_together(
     fake_clerk: FakeClerk, clean_env: dict[str, str], tmp_path: Path
 ) -> None:
-    """--workers 2: each worker loads its keys; /metrics adds up every worker's decisions."""
-    port = free_port()
+    """--workers 2: each worker loads its keys and accepts on the one socket; /metrics adds up every worker's
+    decisions."""
     env = {
         **clean_env,
         "CLERK_PUBLISHABLE_KEY": fake_clerk.publishable_key,
         "CLERK_SECRET_KEY": fake_clerk.secret_key,
         "CLERK_API_URL": fake_clerk.url,
     }
-    base = f"http://127.0.0.1:{port}"
     token = fake_clerk.session_token(user_id="user_1", ttl_s=600)
-    async with async_serving(["--port", str(port), "--workers", "2"], env, tmp_path) as process:
-        await wait_workers_ready(process, 2)
-        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(force_close=True)) as http:
+    async with serving(["--workers", "2"], env, tmp_path) as served:
+        await served.wait_logged('"Worker ready', count=2)
+        # Sanic's manager hangs if it is stopped before it has seen every worker's acknowledgement, which it
+        # polls every 0.1 s after the worker logs "Worker ready"; give it that poll before the test may stop it.
+        await asyncio.sleep(0.3)
+        connector = aiohttp.TCPConnector(force_close=True)
+        async with aiohttp.ClientSession(connector=connector, timeout=HTTP_TIMEOUT) as http:
             for _ in range(20):
-                async with http.get(f"{base}/verify", headers={"Authorization": f"Bearer {token}"}) as r:
+                async with http.get(f"{served.url}/verify", headers={"Authorization": f"Bearer {token}"}) as r:
                     assert r.status == 200
-                await asyncio.sleep(0)
-            async with http.get(f"{base}/metrics") as r:
+            async with http.get(f"{served.url}/metrics") as r:
                 text = await r.text()
     counted = re.search(r'^clerk_authd_decisions_total\{endpoint="/verify",reason="",status="200"\} (\S+)$', text, re.M)
     assert counted is not None
