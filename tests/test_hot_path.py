@@ -201,8 +201,9 @@ async def test_a_cache_hit_does_no_crypto_parses_no_json_and_reads_no_cookie(fix
     assert [forbidden for forbidden in FORBIDDEN_ON_A_HIT if forbidden in called] == []
 
 
-async def test_every_hit_shares_the_cached_claims(fixture_mint: TokenMint) -> None:
-    """Hits rebuild only the signed-in object around the presented token; its claims are the cached ones."""
+async def test_every_hit_shares_the_cached_claims_and_identity(fixture_mint: TokenMint) -> None:
+    """Hits rebuild only the signed-in object around the presented token; its claims are the cached ones, and
+    the identity strings are computed once for all of them."""
     authenticator, cache = cached_authenticator(mock_jwks())
     token = org_member(fixture_mint, "a")
     request = RequestView.build("GET", "/", [("authorization", token)])
@@ -211,7 +212,10 @@ async def test_every_hit_shares_the_cached_claims(fixture_mint: TokenMint) -> No
     assert all(isinstance(auth, SignedInAuth) for auth in auths)
     verdict = cache.get(token, FROZEN_NOW)
     assert verdict is not None
-    assert all(auth.claims is verdict.claims for auth in auths if isinstance(auth, SignedInAuth))
+    signed_in = [auth for auth in auths if isinstance(auth, SignedInAuth)]
+    assert all(auth.claims is verdict.claims for auth in signed_in)
+    assert signed_in[1].identity is signed_in[2].identity
+    assert signed_in[1].identity.org_permissions == "org:invoices:read"
     assert cache.hits == 3
 
 

@@ -15,6 +15,7 @@ inside each variant.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Final, Literal, NamedTuple, TypeGuard
@@ -61,7 +62,6 @@ class SignedInAuth:
 
     claims: SessionClaims
     token: str = field(repr=False)
-    _identity: Identity | None = field(default=None, init=False, repr=False, compare=False)
 
     token_type: ClassVar[Literal["session_token"]] = "session_token"
     is_authenticated: ClassVar[Literal[True]] = True
@@ -118,24 +118,13 @@ class SignedInAuth:
 
     @property
     def identity(self) -> Identity:
-        """The identity strings, computed on first use and kept: a cached verdict renders them once."""
-        if self._identity is None:
-            claims = self.claims
-            actor_id = claims.actor.get("sub") if claims.actor is not None else None
-            identity = Identity(
-                user_id=claims.user_id or "",
-                session_id=claims.session_id or "",
-                session_status=claims.session_status or "",
-                org_id=claims.org_id or "",
-                org_slug=claims.org_slug or "",
-                org_role=claims.org_role or "",
-                org_permissions=",".join(claims.org_permissions or ()),
-                actor_id=actor_id if isinstance(actor_id, str) else "",
-                token_type=SESSION_TOKEN,
-            )
-            object.__setattr__(self, "_identity", identity)  # a lazily filled slot of a frozen object
-            return identity
-        return self._identity
+        """The identity strings, computed on first use and kept with the claims, so that every hit of one cached
+        verdict (a new signed-in object around the same claims) renders them once."""
+        identity = self.claims.identity_memo
+        if identity is None:
+            identity = _session_identity(self.claims)
+            object.__setattr__(self.claims, "identity_memo", identity)  # a lazily filled slot of a frozen object
+        return identity
 
     def has(self, **params: object) -> bool:
         """Clerk's ``has()`` (clerk-semantics §17): every asked condition must hold; asking nothing is False."""
@@ -320,6 +309,22 @@ def _put_defined(out: dict[str, Any], key: str, value: object) -> None:
 def _json_list(value: object) -> object:
     """Tuples (our immutable lists) as JSON lists; everything else unchanged."""
     return list(value) if isinstance(value, tuple) else value
+
+
+def _session_identity(claims: SessionClaims) -> Identity:
+    """A session's identity strings; the permission list is joined once and shared by the verdicts of one role."""
+    actor_id = claims.actor.get("sub") if claims.actor is not None else None
+    return Identity(
+        user_id=claims.user_id or "",
+        session_id=claims.session_id or "",
+        session_status=claims.session_status or "",
+        org_id=claims.org_id or "",
+        org_slug=claims.org_slug or "",
+        org_role=claims.org_role or "",
+        org_permissions=sys.intern(",".join(claims.org_permissions or ())),
+        actor_id=actor_id if isinstance(actor_id, str) else "",
+        token_type=SESSION_TOKEN,
+    )
 
 
 def signed_in_auth(payload: dict[str, Any], token: str) -> SignedInAuth:

@@ -22,12 +22,15 @@ from __future__ import annotations
 import re
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from clerk_authd.errors import Reason, TokenVerificationError
 from clerk_authd.javascript import JS_WHITESPACE, js_truthy
+
+if TYPE_CHECKING:
+    from clerk_authd.auth import Identity
 
 _ASCII_DIGITS = re.compile(r"[0-9]+")
 #: Decimal digits converted per step when reducing a mask; well under Python's int/str conversion limit.
@@ -71,6 +74,9 @@ class SessionClaims:
     features: str
     plans: str
     raw: dict[str, Any]
+    #: ``SignedInAuth.identity``, filled on its first use and then shared by every signed-in object built on
+    #: these claims: all the hits of one cached verdict
+    identity_memo: Identity | None = field(default=None, init=False, repr=False, compare=False)
 
 
 def split_by_scope(claim: str) -> ScopedValues:
