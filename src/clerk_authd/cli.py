@@ -47,7 +47,7 @@ from clerk_authd.request import RequestView
 from clerk_authd.tokens import js_json, verify_session_token
 
 if TYPE_CHECKING:
-    from clerk_authd.sanic import ClerkRuntime
+    from clerk_authd.runtime import ClerkRuntime
 
 EXIT_OK: Final = 0
 EXIT_FAILED: Final = 1
@@ -223,7 +223,7 @@ def check(args: argparse.Namespace) -> int:
 
 
 async def _check_keys(settings: Settings) -> int:
-    from clerk_authd.sanic import ClerkRuntime  # noqa: PLC0415 - keeps dev-token free of Sanic's import cost
+    from clerk_authd.runtime import ClerkRuntime  # noqa: PLC0415 - keeps dev-token free of Sanic's import cost
 
     runtime = ClerkRuntime(settings)
     await runtime.open()
@@ -323,7 +323,7 @@ def fingerprint(token: str) -> str:
 
 async def explain_token(token: str, settings: Settings) -> tuple[str, bool]:
     """The report of ``explain`` and whether the token verifies, with the settings' keys and checks."""
-    from clerk_authd.sanic import ClerkRuntime  # noqa: PLC0415 - keeps dev-token light
+    from clerk_authd.runtime import ClerkRuntime  # noqa: PLC0415 - keeps dev-token light
 
     lines = [f"token     {fingerprint(token)}"]
     decoded = peek_jwt(token)
@@ -363,7 +363,7 @@ def _check_lines(failed: str | None, failure: str) -> list[str]:
 
 async def _state_lines(token: str, runtime: ClerkRuntime) -> tuple[list[str], bool]:
     """Clerk's request state for the token in an ``Authorization`` header, and its auth object."""
-    from clerk_authd.sanic import accepts_option  # noqa: PLC0415 - keeps dev-token light
+    from clerk_authd.runtime import accepts_option  # noqa: PLC0415 - keeps dev-token light
 
     view = RequestView.build("GET", "http://localhost/", [("authorization", f"Bearer {token}")])
     try:

@@ -18,7 +18,7 @@ from sanic.response import HTTPResponse, json
 
 from clerk_authd.config import Settings
 from clerk_authd.errors import AuthenticateRequestError
-from clerk_authd.sanic import install_runtime, runtime_of
+from clerk_authd.sanic_runtime import install_runtime, runtime_of
 from clerk_authd.service.logging import configure_logging
 from clerk_authd.service.metrics import Metrics, forget_process
 from clerk_authd.service.ops import metrics_of, register_ops, sync_metrics

@@ -12,7 +12,8 @@ from typing import Any
 from sanic import Request, Sanic
 from sanic.response import HTTPResponse, json, raw
 
-from clerk_authd.sanic import ClerkRuntime, runtime_of
+from clerk_authd.runtime import ClerkRuntime
+from clerk_authd.sanic_runtime import runtime_of
 from clerk_authd.service.metrics import CONTENT_TYPE, Metrics
 
 _NO_STORE = {"cache-control": "no-store"}

@@ -16,7 +16,7 @@ from sanic import Request, Sanic
 from sanic.response import HTTPResponse
 
 from clerk_authd.request import HANDSHAKE, HANDSHAKE_NONCE, RequestView, original_request
-from clerk_authd.sanic import request_view, runtime_of
+from clerk_authd.sanic_runtime import request_view, runtime_of
 from clerk_authd.service.answers import AnswerPolicy, Verdict, bad_request
 from clerk_authd.service.logging import DecisionLine, log_decision, log_operator_error
 from clerk_authd.service.ops import metrics_of

@@ -1,0 +1,232 @@
+"""``ClerkRuntime``: one worker's means to decide, and the decision every service endpoint shares.
+
+A runtime owns the settings, the Backend API client (unless the caller shares one), the keys (a ``KeyStore``
+kept fresh in the background, or the networkless PEM key), the verified-token cache and the ``Authenticator``.
+``decide`` is the service's one decision: Clerk's ``authenticateRequest``, then the requirements, as a
+``Verdict`` that ``service.answers`` renders. It knows nothing of Sanic apps: ``sanic_runtime`` gives each
+worker of an app its own, and ``clerk-authd check`` / ``explain`` open one for a single run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from typing import Any, Literal
+
+from clerk_authd.auth import Auth, SignedInAuth
+from clerk_authd.authenticate import AcceptsToken, AuthenticateOptions, Authenticator, CachedVerdict
+from clerk_authd.backend_api import ClerkClient
+from clerk_authd.cache import VerifiedTokenCache
+from clerk_authd.claims import SessionClaims
+from clerk_authd.compact import peek_jwt
+from clerk_authd.config import Settings
+from clerk_authd.errors import BackendAPIError
+from clerk_authd.keys import KeyResolver, PemKey
+from clerk_authd.keystore import KeyStore, KeyStoreStatus
+from clerk_authd.request import RequestView
+from clerk_authd.service.answers import AnswerPolicy, Verdict
+from clerk_authd.service.requirements import NO_REQUIREMENTS, Requirements
+from clerk_authd.state import RequestState
+
+log = logging.getLogger(__name__)
+
+CacheResult = Literal["hit", "miss"]
+
+
+def accepts_option(accepts: tuple[str, ...]) -> AcceptsToken:
+    """A configured list as Clerk's ``acceptsToken``: one name as itself (``'any'`` included), more as a list."""
+    return accepts[0] if len(accepts) == 1 else accepts
+
+
+class _ObservedClient(ClerkClient):
+    """A Backend API client that reports every JWKS fetch's outcome (for ``/metrics``)."""
+
+    def __init__(self, *, on_jwks_fetch: Callable[[str], None], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._on_jwks_fetch = on_jwks_fetch
+
+    async def get_jwks(self) -> dict[str, Any]:
+        try:
+            jwks = await super().get_jwks()
+        except BackendAPIError as exc:
+            self._on_jwks_fetch("unreachable" if exc.status is None else "error")
+            raise
+        self._on_jwks_fetch("ok")
+        return jwks
+
+
+class _VerdictMemo:
+    """What a cached verdict renders to, kept beside it: the identity headers and the key id.
+
+    Keyed by the identity of the ``SessionClaims`` object the token cache shares across hits, and holding it,
+    so an entry can never be confused with another verdict; bounded like the cache it shadows.
+    """
+
+    __slots__ = ("_entries", "_max_size")
+
+    def __init__(self, max_size: int) -> None:
+        self._max_size = max_size
+        self._entries: dict[int, tuple[SessionClaims, tuple[tuple[str, str], ...], str | None]] = {}
+
+    def get(self, claims: SessionClaims) -> tuple[tuple[tuple[str, str], ...], str | None] | None:
+        entry = self._entries.get(id(claims))
+        return (entry[1], entry[2]) if entry is not None and entry[0] is claims else None
+
+    def put(self, claims: SessionClaims, headers: tuple[tuple[str, str], ...], kid: str | None) -> None:
+        if not self._max_size:
+            return
+        if len(self._entries) >= self._max_size:
+            del self._entries[next(iter(self._entries))]
+        self._entries[id(claims)] = (claims, headers, kid)
+
+
+class ClerkRuntime:
+    """One worker's means to decide: settings, Backend API client, keys, verified-token cache, Authenticator.
+
+    ``open()`` (a ``before_server_start`` listener) opens the client and loads the keys before the first
+    request; ``close()`` (``after_server_stop``) stops the key refresh and the client within a deadline. A
+    ``clerk_client`` passed in is the caller's: used, never opened or closed here.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        clerk_client: ClerkClient | None = None,
+        on_jwks_fetch: Callable[[str], None] | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.settings = settings
+        self.clock = clock
+        self._owns_client = clerk_client is None and bool(settings.secret_key)
+        self.client = clerk_client
+        if self._owns_client:
+            client_options: dict[str, Any] = {
+                "secret_key": settings.secret_key,
+                "api_url": settings.api_url,
+                "api_version": settings.api_version,
+                "machine_secret_key": settings.machine_secret_key,
+            }
+            self.client = (
+                _ObservedClient(on_jwks_fetch=on_jwks_fetch, **client_options)
+                if on_jwks_fetch is not None
+                else ClerkClient(**client_options)
+            )
+        self.cache: VerifiedTokenCache[CachedVerdict] | None = (
+            VerifiedTokenCache(settings.cache_size) if settings.cache_size else None
+        )
+        self.keys: KeyResolver | None = None
+        self.keystore: KeyStore | None = None
+        if settings.jwt_key:
+            self.keys = PemKey(settings.jwt_key)
+        elif self.client is not None:
+            self.keystore = KeyStore(
+                self.client,
+                refresh_s=settings.jwks_refresh_s,
+                min_refetch_s=settings.jwks_min_refetch_s,
+                stale_s=settings.jwks_stale_s,
+                on_keys_removed=self._forget_kids,
+            )
+            self.keys = self.keystore
+        self.authenticator = Authenticator(
+            AuthenticateOptions.from_settings(settings),
+            keys=self.keys,
+            client=self.client,
+            cache=self.cache,
+            clock=clock,
+        )
+        self.answers = AnswerPolicy(
+            sign_in_url=settings.sign_in_url,
+            return_param=settings.sign_in_return_param,
+            skew_s=settings.clock_skew_ms / 1000,
+        )
+        self._memo = _VerdictMemo(settings.cache_size)
+
+    async def open(self) -> None:
+        """Open the client (if ours) and load the keys; a failed load is kept and reported, never raised."""
+        if self._owns_client and self.client is not None:
+            await self.client.open()
+        if self.keystore is not None:
+            await self.keystore.start()
+
+    async def close(self, deadline_s: float = 5.0) -> None:
+        """Stop the key refresh and close our client, giving up after ``deadline_s``."""
+        if self.keystore is not None:
+            await self.keystore.close(deadline_s)
+        if self._owns_client and self.client is not None:
+            try:
+                await asyncio.wait_for(self.client.close(), deadline_s)
+            except TimeoutError:
+                log.warning("the Backend API client did not close within %.1fs", deadline_s)
+
+    def key_status(self) -> KeyStoreStatus:
+        """The key set's health; a PEM key is always ready, no key source never is."""
+        if self.keystore is not None:
+            return self.keystore.status()
+        if self.keys is not None:
+            return KeyStoreStatus(ready=True, loaded=True, age_s=None, last_error=None, kids=())
+        return KeyStoreStatus(
+            ready=False, loaded=False, age_s=None, last_error="no CLERK_SECRET_KEY or CLERK_JWT_KEY", kids=()
+        )
+
+    def _forget_kids(self, kids: frozenset[str]) -> None:
+        if self.cache is not None:
+            dropped = self.cache.drop_kids(kids)
+            log.info("dropped %d cached verdicts of removed keys %s", dropped, sorted(kids))
+
+    async def authenticate(self, view: RequestView, *, accepts_token: AcceptsToken | None = None) -> RequestState:
+        """Clerk's ``authenticateRequest`` for ``view`` with this worker's keys, client and cache."""
+        return await self.authenticator.authenticate(view, accepts_token=accepts_token)
+
+    def verdict(
+        self,
+        view: RequestView,
+        state: RequestState,
+        auth: Auth | None,
+        requirements: Requirements = NO_REQUIREMENTS,
+        *,
+        kid: str | None = None,
+        cache: CacheResult | None = None,
+    ) -> Verdict:
+        """A verdict on ``auth`` (first unmet requirement, identity headers rendered once per cached verdict)."""
+        unmet = requirements.first_unmet(auth) if auth is not None and auth.is_authenticated else None
+        if isinstance(auth, SignedInAuth):
+            memo = self._memo.get(auth.claims)
+            identity = memo[0] if memo is not None else self.answers.render_identity(auth)
+        else:
+            identity = self.answers.render_identity(auth)
+        return Verdict(view, state, auth, unmet, self.clock(), identity=identity, kid=kid, cache=cache)
+
+    async def decide(self, view: RequestView, requirements: Requirements = NO_REQUIREMENTS) -> Verdict:
+        """The service's decision: authenticate (``accepts`` from the call, else the settings), then requirements.
+
+        Also learns, for the decision log, whether the token cache answered and which key signed the token.
+        The cache counts hits and misses as it is asked; a lookup that hits never awaits, so if this call saw
+        ``hits`` move by one and ``misses`` stay put, the hit was this request's.
+        """
+        accepts = accepts_option(requirements.accepts_token or self.settings.accepts_token)
+        hits, misses = (self.cache.hits, self.cache.misses) if self.cache is not None else (0, 0)
+        state = await self.authenticator.authenticate(view, accepts_token=accepts)
+        cache: CacheResult | None = None
+        if self.cache is not None and (self.cache.hits, self.cache.misses) != (hits, misses):
+            cache = "hit" if self.cache.misses == misses and self.cache.hits == hits + 1 else "miss"
+        auth = state.to_auth()
+        kid = self._kid(state, cache)
+        return self.verdict(view, state, auth, requirements, kid=kid, cache=cache)
+
+    def _kid(self, state: RequestState, cache: CacheResult | None) -> str | None:
+        """The signing key of a signed-in token: remembered per cached verdict, read from the header otherwise."""
+        auth = state.auth
+        if not isinstance(auth, SignedInAuth) or state.token is None:
+            return None
+        memo = self._memo.get(auth.claims)
+        if memo is not None:
+            return memo[1]
+        decoded = peek_jwt(state.token)
+        kid = decoded.header.get("kid") if decoded is not None else None
+        kid = kid if isinstance(kid, str) else None
+        if cache is not None:
+            self._memo.put(auth.claims, self.answers.render_identity(auth), kid)
+        return kid
