@@ -43,8 +43,9 @@ from clerk_authd.devmode import (
     state_dir,
 )
 from clerk_authd.errors import AuthenticateRequestError, ConfigError, Reason, TokenVerificationError
+from clerk_authd.javascript import js_json
 from clerk_authd.request import RequestView
-from clerk_authd.tokens import js_json, verify_session_token
+from clerk_authd.tokens import verify_session_token
 
 if TYPE_CHECKING:
     from clerk_authd.runtime import ClerkRuntime

@@ -38,8 +38,7 @@ from joserfc.jwa import RSAAlgorithm
 
 from clerk_authd.compact import DecodedJwt, decode_jwt
 from clerk_authd.errors import Action, Reason, TokenVerificationError
-from clerk_authd.javascript import MAX_DATE_MS, UNDEFINED, js_time_ms, js_truthy
-from clerk_authd.javascript import js_json as js_json  # noqa: PLC0414 - re-exported: interfaces.md and cli.py use tokens.js_json
+from clerk_authd.javascript import MAX_DATE_MS, UNDEFINED, js_json, js_time_ms, js_truthy
 from clerk_authd.keys import KeyResolver, VerificationKey
 
 if TYPE_CHECKING:
