@@ -120,7 +120,7 @@ def serve(args: argparse.Namespace) -> int:
     issuer: DevIssuer | None = None
     if args.dev:
         refuse_live_keys({**source, **overrides})
-        issuer = DevIssuer(state_dir())
+        issuer = DevIssuer(state_dir(source))
         issuer.start()
         overrides.update(issuer.overrides())
     try:
@@ -199,7 +199,7 @@ def print_dev_token(args: argparse.Namespace) -> int:
         claims = parse_claims(args.claims) if args.claims else None
         permissions = tuple(p.strip() for p in args.permissions.split(",") if p.strip())
         token = dev_token(
-            dev_mint(state_dir()),
+            dev_mint(state_dir(source)),
             user=args.user,
             session=args.session,
             org=args.org,
@@ -250,7 +250,7 @@ def explain(args: argparse.Namespace) -> int:
     if args.dev or keyless:
         refuse_live_keys(source)
         print("configuration: the development issuer of serve --dev" + (" (no key is set)" if keyless else ""))
-        settings = load_settings(source, dev_variables(dev_mint(state_dir()), api_url=None))
+        settings = load_settings(source, dev_variables(dev_mint(state_dir(source)), api_url=None))
     else:
         settings = load_settings(source, require_keys=False)
     report, ok = asyncio.run(explain_token(token, settings))

@@ -170,6 +170,17 @@ def test_serve_on_a_port_in_use_says_so(clean_env: dict[str, str], tmp_path: Pat
     assert f"clerk-authd: cannot listen on 127.0.0.1:{port}: " in refused.stderr
 
 
+def test_the_dev_state_directory_may_be_set_in_dotenv(clean_env: dict[str, str], tmp_path: Path) -> None:
+    """CLERK_AUTHD_DEV_STATE is read like every other variable: from .env too, not only the environment."""
+    env = {name: value for name, value in clean_env.items() if name != "CLERK_AUTHD_DEV_STATE"}
+    env["XDG_CACHE_HOME"] = str(tmp_path / "xdg")
+    (tmp_path / ".env").write_text(f"CLERK_AUTHD_DEV_STATE={tmp_path / 'from-dotenv'}\n")
+    made = run_cli(["dev-token"], env, tmp_path)
+    assert made.returncode == 0, made.stderr
+    assert (tmp_path / "from-dotenv" / "dev-key.pem").is_file()
+    assert not (tmp_path / "xdg").exists()
+
+
 def test_dev_token_piped_into_explain_shows_a_valid_token(clean_env: dict[str, str], tmp_path: Path) -> None:
     """Every check passes, the state is signed-in, the exit code 0; the token itself is never printed."""
     token = run_cli(["dev-token", "--user", "user_42"], clean_env, tmp_path).stdout.strip()
