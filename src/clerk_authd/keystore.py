@@ -256,10 +256,15 @@ class KeyStore:
             if error.get("code") == INVALID_SECRET_KEY_CODE:
                 return _Failure(Reason.SECRET_KEY_INVALID, str(error.get("message", "")), Action.CONTACT_SUPPORT)
         url = self._client.jwks_url
-        if exc.status is not None and not 200 <= exc.status < 300:
+        # The message reaches clients (X-Clerk-Auth-Message), so it says what failed in Clerk's words and no
+        # more; the transport's own detail goes to the log only.
+        log.warning("JWKS fetch from %s failed: %s", url, exc.message)
+        if exc.status is None:
+            message = f"Error loading Clerk JWKS from {url}: the Backend API could not be reached"
+        elif not 200 <= exc.status < 300:
             message = f"Error loading Clerk JWKS from {url} with code={exc.status}"
         else:
-            message = f"Error loading Clerk JWKS from {url}: {exc.message}"
+            message = f"Error loading Clerk JWKS from {url}: the answer was not a JSON key set"
         return _Failure(Reason.JWK_REMOTE_FAILED_TO_LOAD, message, Action.CONTACT_SUPPORT)
 
     def _notify_removed(self, removed: frozenset[str]) -> None:
