@@ -261,3 +261,55 @@ def test_the_permission_memo_is_bounded() -> None:
         payload = {"sub": "user_1", "v": 2, "fea": f"o:f{index}", "o": {"id": "org_1", "per": "read", "fpm": "1"}}
         assert parse_session_claims(payload).org_permissions == (f"org:f{index}:read",)
     assert claims_module._shared_org_permissions.cache_info().currsize == PERMISSION_MEMO_SIZE
+
+
+# --- what a decision reports, and what a cached verdict keeps for the service -------------------------------
+
+
+async def test_the_state_says_whether_the_cache_answered_and_which_key_verified(fixture_mint: TokenMint) -> None:
+    """A first request is a miss, a repeat a hit; both name the verifying key and carry the cached verdict."""
+    authenticator, cache = cached_authenticator(mock_jwks())
+    token = org_member(fixture_mint, "a")
+    request = RequestView.build("GET", "/", [("authorization", token)])
+    miss, hit = [await authenticator.authenticate(request) for _ in range(2)]
+    verdict = cache.get(token, FROZEN_NOW)
+    assert (miss.cache_hit, hit.cache_hit) == (False, True)
+    assert miss.kid == hit.kid == fixture_mint.kid
+    assert miss.verdict is hit.verdict is verdict
+
+
+async def test_a_refused_token_is_a_miss_and_a_request_without_one_asks_no_cache(fixture_mint: TokenMint) -> None:
+    """A token the cache did not know is a miss even when it is refused; no token, or no cache, asks nothing."""
+    authenticator, _ = cached_authenticator(mock_jwks())
+    forged = TokenMint.generate(kid=fixture_mint.kid).sign(claims())
+    refused = await authenticator.authenticate(RequestView.build("GET", "/", [("authorization", forged)]))
+    anonymous = await authenticator.authenticate(RequestView.build("GET", "/", []))
+    assert (refused.status, refused.cache_hit, refused.verdict) == ("signed-out", False, None)
+    assert (anonymous.cache_hit, anonymous.verdict) == (None, None)
+    options = AuthenticateOptions(publishable_key=PK_LIVE, secret_key="sk_live_x", authorized_parties=(AZP,))
+    uncached = Authenticator(options, keys=mock_jwks(), client=None, clock=lambda: FROZEN_NOW)
+    request = RequestView.build("GET", "/", [("authorization", org_member(fixture_mint, "a"))])
+    state = await uncached.authenticate(request)
+    assert (state.status, state.cache_hit, state.kid) == ("signed-in", None, fixture_mint.kid)
+
+
+async def test_the_identity_headers_are_rendered_once_per_cached_verdict(fixture_mint: TokenMint) -> None:
+    """``identity_headers`` renders on its first call and returns that same tuple to every later hit; the
+    rendering holds no token."""
+    authenticator, cache = cached_authenticator(mock_jwks())
+    token = org_member(fixture_mint, "a")
+    await authenticator.authenticate(RequestView.build("GET", "/", [("authorization", token)]))
+    verdict = cache.get(token, FROZEN_NOW)
+    assert verdict is not None
+    rendered: list[object] = []
+
+    def render(identity: object) -> tuple[tuple[str, str], ...]:
+        rendered.append(identity)
+        return (("x-clerk-user-id", "user_a"),)
+
+    first = verdict.identity_headers(render)
+    assert verdict.identity_headers(render) is first
+    assert rendered == [SignedInAuth(verdict.claims, token).identity]
+    secrets = [token, *token.split(".")]
+    texts = [item for item in reachable(verdict) if isinstance(item, str | bytes)]
+    assert [text for text in texts for secret in secrets if secret in str(text)] == []

@@ -118,13 +118,8 @@ class SignedInAuth:
 
     @property
     def identity(self) -> Identity:
-        """The identity strings, computed on first use and kept with the claims, so that every hit of one cached
-        verdict (a new signed-in object around the same claims) renders them once."""
-        identity = self.claims.identity_memo
-        if identity is None:
-            identity = _session_identity(self.claims)
-            object.__setattr__(self.claims, "identity_memo", identity)  # a lazily filled slot of a frozen object
-        return identity
+        """The identity strings of the claims (``session_identity``): every hit of one cached verdict shares them."""
+        return session_identity(self.claims)
 
     def has(self, **params: object) -> bool:
         """Clerk's ``has()`` (clerk-semantics §17): every asked condition must hold; asking nothing is False."""
@@ -309,6 +304,16 @@ def _put_defined(out: dict[str, Any], key: str, value: object) -> None:
 def _json_list(value: object) -> object:
     """Tuples (our immutable lists) as JSON lists; everything else unchanged."""
     return list(value) if isinstance(value, tuple) else value
+
+
+def session_identity(claims: SessionClaims) -> Identity:
+    """A session's identity strings, computed on first use and kept with the claims, so that every signed-in
+    object built on them (every hit of one cached verdict) and the verdict itself share one copy."""
+    identity = claims.identity_memo
+    if identity is None:
+        identity = _session_identity(claims)
+        object.__setattr__(claims, "identity_memo", identity)  # a lazily filled slot of a frozen object
+    return identity
 
 
 def _session_identity(claims: SessionClaims) -> Identity:

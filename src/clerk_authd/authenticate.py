@@ -13,7 +13,9 @@ through the Backend API or hand-shake, the others are signed-out with Clerk's re
 
 A verified session token is cached (``cache.VerifiedTokenCache``) until its ``exp`` plus the clock skew, keyed
 by a digest of the token: a hit skips decoding and signature checks. Only tokens that passed the type guards
-are cached, so a hit may skip them too; expired tokens miss and take the full path.
+are cached, so a hit may skip them too; expired tokens miss and take the full path. The state says whether
+the cache answered (``RequestState.cache_hit``) and carries the verdict (its ``kid``, and the identity headers
+a caller rendered for it once: ``CachedVerdict.identity_headers``).
 
 Machine tokens (API keys, M2M and OAuth tokens, opaque or JWT) are classified here and verified by
 ``machine.MachineVerifier`` (§18): signed in with the machine's auth object, or signed out with Clerk's machine
@@ -27,10 +29,17 @@ import math
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Final
 
-from clerk_authd.auth import SignedInAuth, is_machine_token_type, pending_as_signed_out, signed_in_auth
+from clerk_authd.auth import (
+    Identity,
+    SignedInAuth,
+    is_machine_token_type,
+    pending_as_signed_out,
+    session_identity,
+    signed_in_auth,
+)
 from clerk_authd.backend_api import ClerkClient
 from clerk_authd.cache import VerifiedTokenCache
 from clerk_authd.carriers import Carriers
@@ -60,7 +69,7 @@ from clerk_authd.keystore import KeyStore
 from clerk_authd.machine import MachineTokenRejectedError, MachineVerifier
 from clerk_authd.orgsync import OrganizationMatcher, PatternError
 from clerk_authd.request import DEV_BROWSER, RequestView, parse_authorization
-from clerk_authd.state import TOKEN_TYPE_MISMATCH, RequestState
+from clerk_authd.state import TOKEN_TYPE_MISMATCH, Header, RequestState
 from clerk_authd.tokens import DEFAULT_CLOCK_SKEW_MS, VerifyOptions, clock_skew_ms, verify_session_token
 from clerk_authd.tokentypes import (
     get_machine_token_type,
@@ -186,15 +195,20 @@ class AuthenticateOptions:
 
 @dataclass(frozen=True, slots=True)
 class CachedVerdict:
-    """What the verified-token cache keeps: the parsed claims (holding the payload, the one copy of it) and
-    when the token became valid (``nbf``/``iat`` less the skew, in seconds), so a clock that moves back cannot
-    revive a cached verdict.
+    """A verified session token's verdict, what the verified-token cache keeps: the parsed claims (holding the
+    payload, the one copy of it), when the token became valid (``nbf``/``iat`` less the skew, in seconds, so a
+    clock that moves back cannot revive a cached verdict) and the ``kid`` of the key that verified it (for a
+    PEM key, which has none, the one the token's header names).
 
     Not the token: the cache holds no credential, so the signed-in object is rebuilt around the presented one.
+    A hit needs no more than this: the service's identity headers are rendered once per verdict and kept here.
     """
 
     claims: SessionClaims
     valid_from: float
+    kid: str | None = None
+    #: ``identity_headers``' answer, filled on first use and shared by every hit
+    identity_headers_memo: tuple[Header, ...] | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def payload(self) -> dict[str, Any]:
@@ -204,6 +218,24 @@ class CachedVerdict:
     def signed_in(self, token: str) -> SignedInAuth:
         """The signed-in object for ``token`` (the token this verdict was reached for)."""
         return SignedInAuth(self.claims, token)
+
+    def identity_headers(self, render: Callable[[Identity], tuple[Header, ...]]) -> tuple[Header, ...]:
+        """``render`` of the session's identity, computed on the first call and then returned as is.
+
+        One renderer per verdict: the service passes its own, always the same (the answer is never re-rendered).
+        """
+        headers = self.identity_headers_memo
+        if headers is None:
+            headers = render(session_identity(self.claims))
+            object.__setattr__(self, "identity_headers_memo", headers)  # a lazily filled slot of a frozen object
+        return headers
+
+
+def header_kid(token: str) -> str | None:
+    """The ``kid`` a token's header names, or ``None``: a JSON parse, for tokens no ``CachedVerdict`` covers."""
+    decoded = peek_jwt(token)
+    kid = decoded.header.get("kid") if decoded is not None else None
+    return sys.intern(kid) if isinstance(kid, str) else None
 
 
 def _accepts(token_type: str, accepts: AcceptsToken) -> bool:
@@ -238,6 +270,8 @@ class Authenticator:
             client, keys, audience=options.audience, clock_skew_ms=options.clock_skew_in_ms, clock=clock
         )
         self._skew_s = clock_skew_ms(options.clock_skew_in_ms) / 1000
+        #: ``RequestState.cache_hit`` for a session token the cache was asked about and did not know
+        self._missed: bool | None = False if cache is not None else None
         self._warned_azp = False
         try:
             self._matcher = OrganizationMatcher(options.organization_patterns, options.personal_account_patterns)
@@ -260,7 +294,8 @@ class Authenticator:
         accepts = self._options.accepts_token if accepts_token is None else accepts_token
         state = await self._decide(request, accepts)
         if state.status == "handshake" and not self._options.enable_handshake:
-            return RequestState.signed_out(state.reason or "", state.message or "")
+            signed_out = RequestState.signed_out(state.reason or "", state.message or "")
+            return replace(signed_out, cache_hit=state.cache_hit)
         return state
 
     # --- dispatch (§3) ---------------------------------------------------------------------------------
@@ -270,15 +305,24 @@ class Authenticator:
         if isinstance(accepts, str) and accepts in _HEADER_ONLY:
             self._check_preconditions(request, accepts)
             return await self._machine_in_header(Carriers.header_only(request).token_in_header, accepts)
-        if self._instance is None:
+        instance = self._instance
+        if instance is None:
             raise AuthenticateRequestError(self._instance_error)
         self._check_preconditions(request, accepts)
         token = parse_authorization(request.header("authorization"))
-        if token and _accepts("session_token", accepts):
-            cached = self._cached(token, now)
-            if cached is not None:  # the hot path: nothing else about the request matters
-                return RequestState.signed_in(cached.signed_in(token), token)
-        instance = self._request_instance(self._instance, request)
+        if not token or self._cache is None or not _accepts("session_token", accepts):
+            return await self._uncached(request, instance, accepts, token, now)
+        cached = self._cached(token, now)
+        if cached is not None:  # the hot path: nothing else about the request matters
+            return RequestState.signed_in(cached.signed_in(token), token, cache_hit=True, verdict=cached)
+        state = await self._uncached(request, instance, accepts, token, now)
+        return state if state.cache_hit is False else replace(state, cache_hit=False)
+
+    async def _uncached(
+        self, request: RequestView, instance: Instance, accepts: AcceptsToken, token: str | None, now: float
+    ) -> RequestState:
+        """Every path but a cache hit on the ``Authorization`` token."""
+        instance = self._request_instance(instance, request)
         carriers = Carriers.read(request, instance, now)
         context = Context(request, carriers, instance, self._matcher, self._options.is_satellite)
         if isinstance(accepts, tuple):
@@ -379,7 +423,7 @@ class Authenticator:
             verdict = await self._verify(token)
         except Exception as error:  # Clerk maps every failure here, TokenVerificationError or not
             return await self._session_token_error(context, error, "header")
-        return RequestState.signed_in(verdict.signed_in(token), token)
+        return RequestState.signed_in(verdict.signed_in(token), token, cache_hit=self._missed, verdict=verdict)
 
     # --- verification and the cache -----------------------------------------------------------------------
 
@@ -394,14 +438,15 @@ class Authenticator:
         verified = await verify_session_token(token, self._verify_options)
         payload = verified.payload if self._cache is None else compact_payload(verified.payload)
         starts = [math.trunc(payload[name]) for name in ("nbf", "iat") if name in payload]
+        key_kid = sys.intern(verified.kid) if verified.kid is not None else None
         verdict = CachedVerdict(
             claims=signed_in_auth(payload, token).claims,
             valid_from=math.ceil(max(starts) * 1000 - self._skew_s * 1000) / 1000 if starts else -math.inf,
+            kid=key_kid if key_kid is not None else header_kid(token),
         )
         if self._cache is not None:
             expires_at = math.trunc(payload["exp"]) + self._skew_s
-            kid = sys.intern(verified.kid) if verified.kid is not None else None
-            self._cache.put(token, verdict, kid=kid, expires_at=expires_at, now=self._clock())
+            self._cache.put(token, verdict, kid=key_kid, expires_at=expires_at, now=self._clock())
         return verdict
 
     # --- failures and the refresh flow (§6) --------------------------------------------------------------
@@ -531,7 +576,14 @@ class Authenticator:
 
     async def _session_cookie(self, context: Context, token: str, now: float) -> RequestState:
         """§5 steps 9–16: the session cookie decoded, guarded, checked against ``client_uat`` and verified."""
-        verdict = self._cached(token, now)
+        cached = self._cached(token, now)
+        hit = self._missed if cached is None else True
+        state = await self._session_cookie_state(context, token, cached, hit)
+        return state if state.cache_hit is hit else replace(state, cache_hit=hit)
+
+    async def _session_cookie_state(
+        self, context: Context, token: str, verdict: CachedVerdict | None, hit: bool | None
+    ) -> RequestState:
         if verdict is None:
             try:
                 payload = decode_jwt(token).payload
@@ -552,7 +604,7 @@ class Authenticator:
             self._warned_azp = True
             log.warning(MSG_MISSING_AZP)
         auth = verdict.signed_in(token)
-        signed_in = RequestState.signed_in(auth, token)
+        signed_in = RequestState.signed_in(auth, token, cache_hit=hit, verdict=verdict)
         request = context.request
         if (
             not context.is_satellite

@@ -16,17 +16,15 @@ from collections.abc import Callable
 from typing import Any, Literal
 
 from clerk_authd.auth import Auth, SignedInAuth
-from clerk_authd.authenticate import AcceptsToken, AuthenticateOptions, Authenticator, CachedVerdict
+from clerk_authd.authenticate import AcceptsToken, AuthenticateOptions, Authenticator, CachedVerdict, header_kid
 from clerk_authd.backend_api import ClerkClient
 from clerk_authd.cache import VerifiedTokenCache
-from clerk_authd.claims import SessionClaims
-from clerk_authd.compact import peek_jwt
 from clerk_authd.config import Settings
 from clerk_authd.errors import BackendAPIError
 from clerk_authd.keys import KeyResolver, PemKey
 from clerk_authd.keystore import KeyStore, KeyStoreStatus
 from clerk_authd.request import RequestView
-from clerk_authd.service.answers import AnswerPolicy, Verdict
+from clerk_authd.service.answers import AnswerPolicy, Verdict, render_identity
 from clerk_authd.service.requirements import NO_REQUIREMENTS, Requirements
 from clerk_authd.state import RequestState
 
@@ -55,31 +53,6 @@ class _ObservedClient(ClerkClient):
             raise
         self._on_jwks_fetch("ok")
         return jwks
-
-
-class _VerdictMemo:
-    """What a cached verdict renders to, kept beside it: the identity headers and the key id.
-
-    Keyed by the identity of the ``SessionClaims`` object the token cache shares across hits, and holding it,
-    so an entry can never be confused with another verdict; bounded like the cache it shadows.
-    """
-
-    __slots__ = ("_entries", "_max_size")
-
-    def __init__(self, max_size: int) -> None:
-        self._max_size = max_size
-        self._entries: dict[int, tuple[SessionClaims, tuple[tuple[str, str], ...], str | None]] = {}
-
-    def get(self, claims: SessionClaims) -> tuple[tuple[tuple[str, str], ...], str | None] | None:
-        entry = self._entries.get(id(claims))
-        return (entry[1], entry[2]) if entry is not None and entry[0] is claims else None
-
-    def put(self, claims: SessionClaims, headers: tuple[tuple[str, str], ...], kid: str | None) -> None:
-        if not self._max_size:
-            return
-        if len(self._entries) >= self._max_size:
-            del self._entries[next(iter(self._entries))]
-        self._entries[id(claims)] = (claims, headers, kid)
 
 
 class ClerkRuntime:
@@ -142,7 +115,6 @@ class ClerkRuntime:
             return_param=settings.sign_in_return_param,
             skew_s=settings.clock_skew_ms / 1000,
         )
-        self._memo = _VerdictMemo(settings.cache_size)
 
     async def open(self) -> None:
         """Open the client (if ours) and load the keys; a failed load is kept and reported, never raised."""
@@ -181,52 +153,33 @@ class ClerkRuntime:
         return await self.authenticator.authenticate(view, accepts_token=accepts_token)
 
     def verdict(
-        self,
-        view: RequestView,
-        state: RequestState,
-        auth: Auth | None,
-        requirements: Requirements = NO_REQUIREMENTS,
-        *,
-        kid: str | None = None,
-        cache: CacheResult | None = None,
+        self, view: RequestView, state: RequestState, auth: Auth | None, requirements: Requirements = NO_REQUIREMENTS
     ) -> Verdict:
-        """A verdict on ``auth`` (first unmet requirement, identity headers rendered once per cached verdict)."""
+        """A verdict on ``auth``: the first unmet requirement, the identity headers (rendered once per verified
+        session and kept on its ``CachedVerdict``), and for the decision log the signing key and the cache's part.
+        """
         unmet = requirements.first_unmet(auth) if auth is not None and auth.is_authenticated else None
-        if isinstance(auth, SignedInAuth):
-            memo = self._memo.get(auth.claims)
-            identity = memo[0] if memo is not None else self.answers.render_identity(auth)
+        verdict = state.verdict
+        if verdict is not None and isinstance(auth, SignedInAuth) and auth.claims is verdict.claims:
+            identity = verdict.identity_headers(render_identity)
         else:
             identity = self.answers.render_identity(auth)
-        return Verdict(view, state, auth, unmet, self.clock(), identity=identity, kid=kid, cache=cache)
+        cache: CacheResult | None = None if state.cache_hit is None else "hit" if state.cache_hit else "miss"
+        return Verdict(view, state, auth, unmet, self.clock(), identity=identity, kid=_kid(state), cache=cache)
 
     async def decide(self, view: RequestView, requirements: Requirements = NO_REQUIREMENTS) -> Verdict:
-        """The service's decision: authenticate (``accepts`` from the call, else the settings), then requirements.
-
-        Also learns, for the decision log, whether the token cache answered and which key signed the token.
-        The cache counts hits and misses as it is asked; a lookup that hits never awaits, so if this call saw
-        ``hits`` move by one and ``misses`` stay put, the hit was this request's.
-        """
+        """The service's decision: authenticate (``accepts`` from the call, else the settings), then requirements."""
         accepts = accepts_option(requirements.accepts_token or self.settings.accepts_token)
-        hits, misses = (self.cache.hits, self.cache.misses) if self.cache is not None else (0, 0)
         state = await self.authenticator.authenticate(view, accepts_token=accepts)
-        cache: CacheResult | None = None
-        if self.cache is not None and (self.cache.hits, self.cache.misses) != (hits, misses):
-            cache = "hit" if self.cache.misses == misses and self.cache.hits == hits + 1 else "miss"
-        auth = state.to_auth()
-        kid = self._kid(state, cache)
-        return self.verdict(view, state, auth, requirements, kid=kid, cache=cache)
+        return self.verdict(view, state, state.to_auth(), requirements)
 
-    def _kid(self, state: RequestState, cache: CacheResult | None) -> str | None:
-        """The signing key of a signed-in token: remembered per cached verdict, read from the header otherwise."""
-        auth = state.auth
-        if not isinstance(auth, SignedInAuth) or state.token is None:
-            return None
-        memo = self._memo.get(auth.claims)
-        if memo is not None:
-            return memo[1]
-        decoded = peek_jwt(state.token)
-        kid = decoded.header.get("kid") if decoded is not None else None
-        kid = kid if isinstance(kid, str) else None
-        if cache is not None:
-            self._memo.put(auth.claims, self.answers.render_identity(auth), kid)
-        return kid
+
+def _kid(state: RequestState) -> str | None:
+    """The signing key of a signed-in session token: its verdict's, or read from the token's header where the
+    state has no verdict (a session a handshake or a refresh produced; ``Authenticator`` does not cache those).
+    """
+    if state.verdict is not None:
+        return state.verdict.kid
+    if not isinstance(state.auth, SignedInAuth) or state.token is None:
+        return None
+    return header_kid(state.token)

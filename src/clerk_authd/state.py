@@ -5,13 +5,17 @@ debug headers (``x-clerk-auth-status``, ``x-clerk-auth-reason``, and ``x-clerk-a
 message); a signed-in state never does. Like JS, a debug value that a Fetch ``Headers`` object refuses (text
 beyond Latin-1, a CR, LF or NUL) is silently left out, which also keeps token-derived text from splitting a
 header. ``auth`` is stored before pending handling; ``to_auth()`` applies it.
+
+A state also says how it was reached, for the service's decision log and its answers: ``cache_hit`` (did the
+verified-token cache answer) and ``verdict`` (the verified session behind a signed-in state, which keeps the
+signing ``kid`` and the identity headers rendered for it). Neither takes part in equality or ``repr``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Final, Literal
+from typing import TYPE_CHECKING, Final, Literal
 
 from clerk_authd.auth import (
     SESSION_TOKEN,
@@ -23,6 +27,9 @@ from clerk_authd.auth import (
     pending_as_signed_out,
     unauthenticated_machine_auth,
 )
+
+if TYPE_CHECKING:
+    from clerk_authd.authenticate import CachedVerdict
 
 AuthStatus = Literal["signed-in", "signed-out", "handshake"]
 Header = tuple[str, str]
@@ -77,15 +84,39 @@ class RequestState:
     #: lowercase name, value; Set-Cookie directives are kept apart in ``set_cookies``
     headers: tuple[Header, ...] = field(default=(), repr=False)
     set_cookies: tuple[str, ...] = field(default=(), repr=False)
+    #: ``True`` when the verified-token cache answered, ``False`` when it was asked and did not know the token,
+    #: ``None`` when no cache was asked (no cache, no session token, or a machine-only request)
+    cache_hit: bool | None = field(default=None, repr=False, compare=False)
+    #: the verified session token's verdict (cached or not) behind a signed-in session state; ``None`` for
+    #: machine tokens, signed-out states and sessions a handshake resolved
+    verdict: CachedVerdict | None = field(default=None, repr=False, compare=False)
 
     @classmethod
     def signed_in(
-        cls, auth: Auth, token: str, *, headers: Iterable[Header] = (), set_cookies: Iterable[str] = ()
+        cls,
+        auth: Auth,
+        token: str,
+        *,
+        headers: Iterable[Header] = (),
+        set_cookies: Iterable[str] = (),
+        cache_hit: bool | None = None,
+        verdict: CachedVerdict | None = None,
     ) -> RequestState:
         """Clerk's ``signedIn``: a session or machine token was verified. No debug headers."""
         if not auth.is_authenticated:
             raise ValueError("a signed-in state needs an authenticated auth object")
-        return cls("signed-in", None, None, auth.token_type, auth, token, tuple(headers), tuple(set_cookies))
+        return cls(
+            "signed-in",
+            None,
+            None,
+            auth.token_type,
+            auth,
+            token,
+            tuple(headers),
+            tuple(set_cookies),
+            cache_hit,
+            verdict,
+        )
 
     @classmethod
     def signed_out(
@@ -132,6 +163,11 @@ class RequestState:
     def signed_out_invalid_token(cls) -> RequestState:
         """Clerk's ``signedOutInvalidToken``: the token's type is not in the accepted list (``tokenType`` null)."""
         return cls.signed_out(TOKEN_TYPE_MISMATCH, token_type=None, auth=InvalidTokenAuth())
+
+    @property
+    def kid(self) -> str | None:
+        """The ``kid`` of the key that verified the session token, when this state knows its verdict."""
+        return self.verdict.kid if self.verdict is not None else None
 
     @property
     def is_authenticated(self) -> bool:

@@ -52,6 +52,7 @@ IDENTITY_HEADERS: Final = (
 )
 _SUMMARY_HEADERS: Final = IDENTITY_HEADERS[:3]
 _AUTH_HEADERS: Final = IDENTITY_HEADERS[3:]
+_EMPTY_PAIRS: Final = {name: (name, "") for name in _AUTH_HEADERS}
 REDIRECT_TO_HEADER: Final = "x-clerk-redirect-to"
 #: our reasons, beside Clerk's: a requirement failed; the session is pending (Clerk's toAuth() signs it out)
 REQUIREMENT_NOT_MET: Final = "requirement-not-met"
@@ -62,6 +63,18 @@ _JSON: Final = "application/json"
 _TEXT: Final = "text/plain; charset=utf-8"
 #: the query parameters a completed handshake removes from the URL (clerk-semantics §9, step 2)
 HANDSHAKE_PARAMS: Final = ("__clerk_handshake", "__clerk_help", "__clerk_db_jwt", "__clerk_handshake_nonce")
+
+
+def render_identity(identity: Identity) -> tuple[tuple[str, str], ...]:
+    """The identity headers of ``identity`` (all but status, reason and message); unsafe values become empty.
+
+    Pairs with an empty value are shared by every answer: a cached verdict keeps its rendering (usually half
+    empty) for as long as it is cached, so they would otherwise be a copy per cached token.
+    """
+    return tuple(
+        (name, stored) if (stored := header_value(value)) else _EMPTY_PAIRS[name]
+        for name, value in zip(_AUTH_HEADERS, identity, strict=True)
+    )
 
 
 def sign_in_location(sign_in_url: str, return_param: str, original_url: str) -> str:
@@ -141,8 +154,7 @@ class AnswerPolicy:
     @staticmethod
     def render_identity(auth: Auth | None) -> tuple[tuple[str, str], ...]:
         """The identity headers of ``auth`` (all but status, reason and message); unsafe values become empty."""
-        identity = auth.identity if auth is not None else Identity()
-        return tuple((name, header_value(value) or "") for name, value in zip(_AUTH_HEADERS, identity, strict=True))
+        return render_identity(auth.identity if auth is not None else Identity())
 
     @staticmethod
     def identity_headers(verdict: Verdict) -> list[tuple[str, str]]:

@@ -1,0 +1,72 @@
+"""What ``ClerkRuntime.decide`` hands the service: cache result, signing key and identity headers, taken from
+the request state and its verdict (no second cache beside the verified-token cache)."""
+
+from __future__ import annotations
+
+import pytest
+
+from clerk_authd.config import load_settings
+from clerk_authd.request import RequestView
+from clerk_authd.runtime import ClerkRuntime
+from clerk_authd.service.answers import AnswerPolicy
+from clerk_authd.testing.mint import TokenMint
+from tests.conftest import FROZEN_NOW
+from tests.support import AZP, PK_LIVE, claims
+
+
+@pytest.fixture(scope="module")
+def mint() -> TokenMint:
+    """The networkless runtime's signing key."""
+    return TokenMint.generate(kid="ins_runtime_test")
+
+
+@pytest.fixture
+def runtime(mint: TokenMint) -> ClerkRuntime:
+    """A worker's runtime verifying with ``mint``'s PEM key at Clerk's frozen clock."""
+    source = {"CLERK_PUBLISHABLE_KEY": PK_LIVE, "CLERK_JWT_KEY": mint.public_pem, "CLERK_AUTHORIZED_PARTIES": AZP}
+    return ClerkRuntime(load_settings(source), clock=lambda: FROZEN_NOW)
+
+
+def bearer(token: str) -> RequestView:
+    """A request carrying ``token`` in ``Authorization``."""
+    return RequestView.build("GET", "http://app.example/", [("host", "app.example"), ("authorization", token)])
+
+
+async def test_a_repeat_is_a_hit_that_reuses_the_rendered_identity(runtime: ClerkRuntime, mint: TokenMint) -> None:
+    """The first decision is a miss, the repeat a hit; both log the token's kid and share one rendering of the
+    identity headers, which is the renderer's answer for the session."""
+    token = mint.sign(claims(sub="user_a", sid="sess_a"))
+    first, second = [await runtime.decide(bearer(token)) for _ in range(2)]
+    assert (first.cache, second.cache) == ("miss", "hit")
+    assert first.kid == second.kid == mint.kid
+    assert second.identity is first.identity
+    assert second.identity == AnswerPolicy.render_identity(second.auth)
+    assert ("x-clerk-user-id", "user_a") in second.identity
+
+
+async def test_a_pending_session_is_rendered_as_the_signed_out_object_it_becomes(
+    runtime: ClerkRuntime, mint: TokenMint
+) -> None:
+    """``toAuth()`` signs a pending session out: its headers are that object's, not the cached session's."""
+    token = mint.sign(claims(sub="user_p", sid="sess_p", sts="pending"))
+    for expected_cache in ("miss", "hit"):
+        verdict = await runtime.decide(bearer(token))
+        assert (verdict.cache, verdict.signed_in) == (expected_cache, False)
+        assert verdict.identity == AnswerPolicy.render_identity(verdict.auth)
+        assert ("x-clerk-user-id", "") in verdict.identity
+
+
+async def test_a_request_without_a_token_asks_no_cache(runtime: ClerkRuntime) -> None:
+    """An anonymous decision has no cache result and no kid."""
+    verdict = await runtime.decide(RequestView.build("GET", "http://app.example/", [("host", "app.example")]))
+    assert (verdict.cache, verdict.kid, verdict.signed_in) == (None, None, False)
+
+
+async def test_cached_renderings_share_their_empty_pairs(runtime: ClerkRuntime, mint: TokenMint) -> None:
+    """Two sessions' renderings hold their own user pairs but one shared pair per header left empty."""
+    first, second = [await runtime.decide(bearer(mint.sign(claims(sub=f"user_{n}", sid=f"sess_{n}")))) for n in "ab"]
+    pairs = [dict(enumerate(verdict.identity)) for verdict in (first, second)]
+    empty = [index for index, (_, value) in pairs[0].items() if value == ""]
+    assert empty
+    assert all(pairs[0][index] is pairs[1][index] for index in empty)
+    assert first.identity[0] != second.identity[0]
