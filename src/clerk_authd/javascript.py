@@ -64,6 +64,7 @@ def js_less_than(left: object, right: object) -> bool:
 _JS_DECIMAL = re.compile(r"[+-]?(?:Infinity|(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?)")
 _JS_RADIX = {"0x": 16, "0X": 16, "0o": 8, "0O": 8, "0b": 2, "0B": 2}
 _RADIX_DIGITS = {16: re.compile(r"[0-9a-fA-F]+"), 8: re.compile(r"[0-7]+"), 2: re.compile(r"[01]+")}
+_DECIMAL_DIGITS = re.compile(r"[0-9]+")
 
 
 def js_number(text: str) -> float:
@@ -87,7 +88,7 @@ def js_parse_int(text: str) -> float:
     radix = 10
     if text[:2] in ("0x", "0X"):
         text, radix = text[2:], 16
-    digits = re.match(r"[0-9a-fA-F]*" if radix == 16 else r"[0-9]*", text)
+    digits = (_RADIX_DIGITS[16] if radix == 16 else _DECIMAL_DIGITS).match(text)
     found = digits.group() if digits else ""
     if not found:
         return math.nan

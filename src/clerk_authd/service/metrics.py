@@ -61,11 +61,18 @@ class Metrics:
             multiprocess_mode="livemax",
         )
         self._cache_seen = (0, 0)
+        #: each label set's children, looked up once (``labels()`` takes a lock and rebuilds the key every call)
+        self._decision_children: dict[tuple[str, int, str], tuple[Counter, Histogram]] = {}
 
     def decision(self, endpoint: str, status: int, reason: str, seconds: float) -> None:
         """Count one answered decision and its latency."""
-        self.decisions.labels(endpoint, str(status), reason).inc()
-        self.latency.labels(endpoint).observe(seconds)
+        key = (endpoint, status, reason)
+        children = self._decision_children.get(key)
+        if children is None:
+            children = (self.decisions.labels(endpoint, str(status), reason), self.latency.labels(endpoint))
+            self._decision_children[key] = children
+        children[0].inc()
+        children[1].observe(seconds)
 
     def jwks_fetch(self, outcome: str) -> None:
         """Count one JWKS fetch (``ok``, ``unreachable`` or ``error``)."""
