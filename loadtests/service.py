@@ -1,4 +1,7 @@
-"""One ``clerk-authd serve`` process for a benchmark: started on a free loopback port, measured, always stopped.
+"""One ``clerk-authd serve`` process for a benchmark: started on a loopback port, measured, always stopped.
+
+The service binds port 0 itself and prints ``clerk-authd: listening on <url>``; we read the URL from its log,
+so no port is picked here and freed for someone else to take before the service binds it.
 
 The service runs in its own process group and its own empty working directory (so no stray ``.env`` is
 read), with an environment holding only the configuration we pass plus the basics a process needs. Its
@@ -11,9 +14,9 @@ from __future__ import annotations
 import contextlib
 import http.client
 import os
+import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -21,7 +24,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Self
+from typing import Final, Self
+from urllib.parse import urlsplit
 
 import psutil  # type: ignore[import-untyped]  # psutil ships no type information
 
@@ -30,6 +34,8 @@ LOOPBACK = "127.0.0.1"
 _INHERITED = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "VIRTUAL_ENV", "PYTHONPATH")
 _STOP_GRACE_S = 5.0
 _LOG_TAIL_CHARS = 3000
+#: what ``clerk-authd serve`` prints once its socket is bound
+_LISTENING: Final = re.compile(r"^clerk-authd: listening on (http://\S+)$", re.MULTILINE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,13 +44,6 @@ class Usage:
 
     rss_bytes: int
     cpu_s: float
-
-
-def free_port() -> int:
-    """A TCP port nobody listens on right now (the service binds it a moment later)."""
-    with socket.socket() as probe:
-        probe.bind((LOOPBACK, 0))
-        return int(probe.getsockname()[1])
 
 
 def clerk_authd_command() -> list[str]:
@@ -63,20 +62,26 @@ def log_tail(path: Path) -> str:
 
 
 class ServiceProcess:
-    """``clerk-authd serve`` configured by ``config`` (environment variables), listening on a free port."""
+    """``clerk-authd serve`` configured by ``config`` (environment variables), on a port the system chose."""
 
     def __init__(self, config: Mapping[str, str], *, workers: int, workdir: Path) -> None:
-        self.port = free_port()
-        self.url = f"http://{LOOPBACK}:{self.port}"
         self.log_path = workdir / "service.log"
         self._workdir = workdir
         self._env = {name: os.environ[name] for name in _INHERITED if name in os.environ} | dict(config)
-        self._args = [*clerk_authd_command(), "serve", "--host", LOOPBACK, "--port", str(self.port)]
+        self._args = [*clerk_authd_command(), "serve", "--host", LOOPBACK, "--port", "0"]
         self._args += ["--workers", str(workers)]
         self._process: subprocess.Popen[bytes] | None = None
+        self._url: str | None = None
+
+    @property
+    def url(self) -> str:
+        """The service's base URL, as it announced it once listening."""
+        if self._url is None:
+            raise RuntimeError("the service is not listening yet")
+        return self._url
 
     def start(self, ready_timeout_s: float = 30.0) -> None:
-        """Start the service and wait until ``/readyz`` answers 200 (its keys are loaded)."""
+        """Start the service, read the URL it listens on, and wait until ``/readyz`` answers 200 (keys loaded)."""
         with self.log_path.open("wb") as log:
             self._process = subprocess.Popen(  # noqa: S603  # our own entry point, arguments built above
                 self._args,
@@ -90,7 +95,10 @@ class ServiceProcess:
         while time.monotonic() < deadline:
             if self._process.poll() is not None:
                 raise RuntimeError(f"clerk-authd exited with {self._process.returncode}:\n{log_tail(self.log_path)}")
-            if self._status("/readyz") == 200:
+            if self._url is None:
+                announced = _LISTENING.search(self.log_path.read_text(errors="replace"))
+                self._url = announced.group(1) if announced is not None else None
+            if self._url is not None and self._status("/readyz") == 200:
                 return
             time.sleep(0.1)
         raise RuntimeError(f"clerk-authd was not ready within {ready_timeout_s:g}s:\n{log_tail(self.log_path)}")
@@ -103,7 +111,8 @@ class ServiceProcess:
 
     def get(self, path: str) -> tuple[int, str]:
         """``GET path`` on the service: status and body."""
-        connection = http.client.HTTPConnection(LOOPBACK, self.port, timeout=5)
+        address = urlsplit(self.url)
+        connection = http.client.HTTPConnection(address.hostname or LOOPBACK, address.port, timeout=5)
         try:
             connection.request("GET", path)
             response = connection.getresponse()
