@@ -42,7 +42,7 @@ from clerk_authd.devmode import (
     refuse_live_keys,
     state_dir,
 )
-from clerk_authd.errors import AuthenticateRequestError, ConfigError, Reason, TokenVerificationError
+from clerk_authd.errors import ConfigError, Reason, TokenVerificationError
 from clerk_authd.javascript import js_json
 from clerk_authd.request import RequestView
 from clerk_authd.tokens import verify_session_token
@@ -367,10 +367,7 @@ async def _state_lines(token: str, runtime: ClerkRuntime) -> tuple[list[str], bo
     from clerk_authd.runtime import accepts_option  # noqa: PLC0415 - keeps dev-token light
 
     view = RequestView.build("GET", "http://localhost/", [("authorization", f"Bearer {token}")])
-    try:
-        state = await runtime.authenticate(view, accepts_token=accepts_option(runtime.settings.accepts_token))
-    except AuthenticateRequestError as exc:
-        return [f"state     cannot authenticate with this configuration: {exc}"], False
+    state = await runtime.authenticate(view, accepts_token=accepts_option(runtime.settings.accepts_token))
     detail = f" ({state.reason}) {state.message or ''}".rstrip() if state.reason else ""
     auth = state.to_auth()
     rendered = js_json(auth.to_json(include_claims=False)) if auth is not None else "null"

@@ -16,11 +16,18 @@ from collections.abc import Callable
 from typing import Any, Literal
 
 from clerk_authd.auth import Auth, SignedInAuth
-from clerk_authd.authenticate import AcceptsToken, AuthenticateOptions, Authenticator, CachedVerdict, header_kid
+from clerk_authd.authenticate import (
+    UNEXPECTED_ERROR,
+    AcceptsToken,
+    AuthenticateOptions,
+    Authenticator,
+    CachedVerdict,
+    header_kid,
+)
 from clerk_authd.backend_api import ClerkClient
 from clerk_authd.cache import VerifiedTokenCache
 from clerk_authd.config import Settings
-from clerk_authd.errors import BackendAPIError
+from clerk_authd.errors import AuthenticateRequestError, BackendAPIError
 from clerk_authd.keys import KeyResolver, PemKey
 from clerk_authd.keystore import KeyStore, KeyStoreStatus
 from clerk_authd.request import RequestView
@@ -149,8 +156,18 @@ class ClerkRuntime:
             log.info("dropped %d cached verdicts of removed keys %s", dropped, sorted(kids))
 
     async def authenticate(self, view: RequestView, *, accepts_token: AcceptsToken | None = None) -> RequestState:
-        """Clerk's ``authenticateRequest`` for ``view`` with this worker's keys, client and cache."""
-        return await self.authenticator.authenticate(view, accepts_token=accepts_token)
+        """Clerk's ``authenticateRequest`` for ``view`` with this worker's keys, client and cache, never a throw.
+
+        Where Clerk throws (``AuthenticateRequestError``: a bad handshake token on a development instance, a
+        satellite request from its sign-in URL's origin), the client chose the input, so Clerk's middleware
+        answering 500 would let anyone provoke server errors: the request is signed out instead, with Clerk's
+        reason for a failure that is not a verification's (``unexpected-error``) and Clerk's thrown message.
+        """
+        try:
+            return await self.authenticator.authenticate(view, accepts_token=accepts_token)
+        except AuthenticateRequestError as exc:
+            log.warning("authenticateRequest threw, the request is signed out: %s", exc)
+            return RequestState.signed_out(UNEXPECTED_ERROR, str(exc))
 
     def verdict(
         self, view: RequestView, state: RequestState, auth: Auth | None, requirements: Requirements = NO_REQUIREMENTS
@@ -170,7 +187,7 @@ class ClerkRuntime:
     async def decide(self, view: RequestView, requirements: Requirements = NO_REQUIREMENTS) -> Verdict:
         """The service's decision: authenticate (``accepts`` from the call, else the settings), then requirements."""
         accepts = accepts_option(requirements.accepts_token or self.settings.accepts_token)
-        state = await self.authenticator.authenticate(view, accepts_token=accepts)
+        state = await self.authenticate(view, accepts_token=accepts)
         return self.verdict(view, state, state.to_auth(), requirements)
 
 

@@ -479,21 +479,3 @@ async def test_handshakes_can_be_turned_off(start_service: StartService, live_cl
     assert answer.headers["X-Clerk-Auth-Status"] == "signed-out"
     assert answer.headers["X-Clerk-Auth-Reason"] == "client-uat-but-no-session-token"
     assert answer.headers["Location"].startswith(SIGN_IN_URL)
-
-
-async def test_a_configuration_clerk_throws_for_is_a_500_with_clerks_message(
-    start_service: StartService, live_clerk: FakeClerk
-) -> None:
-    """A satellite whose sign-in page is on the requesting origin: Clerk throws, Express answers 500; so do we."""
-    running = await start_service(
-        live_clerk,
-        CLERK_IS_SATELLITE="true",
-        CLERK_DOMAIN="satellite.example.com",
-        CLERK_SIGN_IN_URL="https://app.example.com/sign-in",
-    )
-    answer = await running.call("/verify", headers={"Origin": "https://app.example.com"})
-    assert answer.status == 500
-    assert answer.json() == {
-        "error": "authenticate-request-error",
-        "message": "The signInUrl needs to be on a different origin than your satellite application.",
-    }

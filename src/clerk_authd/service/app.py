@@ -13,11 +13,9 @@ import logging
 import os
 from typing import Any, Final
 
-from sanic import Request, Sanic
-from sanic.response import HTTPResponse, json
+from sanic import Sanic
 
 from clerk_authd.config import Settings
-from clerk_authd.errors import AuthenticateRequestError
 from clerk_authd.sanic_runtime import install_runtime, runtime_of
 from clerk_authd.service.logging import configure_logging
 from clerk_authd.service.metrics import Metrics, forget_process
@@ -48,7 +46,6 @@ def create_app(settings: Settings, *, name: str = "clerk_authd") -> Sanic[Any, A
     register_ops(app)
     app.register_listener(_start_metrics_sync, "after_server_start")
     app.register_listener(_stop_metrics_sync, "before_server_stop")
-    app.exception(AuthenticateRequestError)(_authenticate_request_error)
     return app
 
 
@@ -72,14 +69,3 @@ async def _stop_metrics_sync(app: Sanic[Any, Any]) -> None:
         with contextlib.suppress(asyncio.CancelledError):
             await asyncio.wait_for(task, _STOP_DEADLINE_S)
     forget_process(os.getpid())
-
-
-async def _authenticate_request_error(request: Request, exception: Exception) -> HTTPResponse:
-    """Clerk throws for a configuration a request exposes (a satellite's sign-in URL, a dev handshake gone
-    wrong); Express answers 500, and so do we, with Clerk's message."""
-    log.error("authenticateRequest failed on %s: %s", request.path, exception)
-    return json(
-        {"error": "authenticate-request-error", "message": str(exception)},
-        status=500,
-        headers={"cache-control": "no-store"},
-    )
