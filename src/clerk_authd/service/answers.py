@@ -281,6 +281,16 @@ class AnswerPolicy:
         return self.respond(verdict, 307, extra=[("location", location)])
 
 
+def with_empty_identity(response: HTTPResponse) -> HTTPResponse:
+    """Sanic's own answer on a decision route (405, 413, ...) made a decision answer: every identity header
+    present and empty, and ``no-store``, so a proxy that copies them never forwards a value the client injected
+    nor caches the error."""
+    for name in IDENTITY_HEADERS:
+        response.headers[name] = ""
+    response.headers["cache-control"] = NO_STORE
+    return response
+
+
 def bad_request(parameter: str, why: str) -> HTTPResponse:
     """400 for an operator's mistake, naming the parameter; no identity headers (nothing was decided)."""
     body = {"error": "bad-request", "parameter": parameter, "message": f"{parameter}: {why}"}

@@ -17,7 +17,7 @@ from sanic.response import HTTPResponse
 
 from clerk_authd.request import HANDSHAKE, HANDSHAKE_NONCE, RequestView, original_request
 from clerk_authd.sanic_runtime import request_view, runtime_of
-from clerk_authd.service.answers import AnswerPolicy, Verdict, bad_request
+from clerk_authd.service.answers import AnswerPolicy, Verdict, bad_request, with_empty_identity
 from clerk_authd.service.logging import DecisionLine, log_decision, log_operator_error
 from clerk_authd.service.ops import metrics_of
 from clerk_authd.service.requirements import (
@@ -31,6 +31,7 @@ from clerk_authd.service.requirements import (
 
 ANY_METHOD: Final = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 EXT_AUTHZ_PREFIX: Final = "/ext-authz"
+DECISION_PATHS: Final = frozenset({"/verify", "/forward-auth", EXT_AUTHZ_PREFIX, "/handshake", "/has", "/auth"})
 Answer = Callable[[AnswerPolicy, Verdict], HTTPResponse]
 
 
@@ -43,6 +44,19 @@ def register_routes(app: Sanic[Any, Any]) -> None:
     app.add_route(handshake, "/handshake", methods=["GET", "HEAD"])
     app.add_route(has, "/has", methods=["GET", "POST"])
     app.add_route(auth, "/auth", methods=["GET"])
+    app.exception(Exception)(_framework_answer)
+
+
+def is_decision_path(path: str) -> bool:
+    """A path one of the decision endpoints answers (whatever the method)."""
+    return path in DECISION_PATHS or path.startswith(EXT_AUTHZ_PREFIX + "/")
+
+
+async def _framework_answer(request: Request, exception: Exception) -> HTTPResponse:
+    """Sanic's own answer (405 for a method the route does not take, 413 for an oversized body, 500), which on a
+    decision route carries every identity header, empty, like any other decision answer."""
+    response = request.app.error_handler.default(request, exception)
+    return with_empty_identity(response) if is_decision_path(request.path) else response
 
 
 async def verify(request: Request) -> HTTPResponse:
