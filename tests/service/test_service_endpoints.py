@@ -399,6 +399,15 @@ async def test_has_post_signed_out_is_401(service: Running) -> None:
     assert_identity_headers(answer)
 
 
+@pytest.mark.parametrize("spacing", [" junk", " ", "\tjunk", "\njunk", "\u00a0junk"])
+async def test_has_post_takes_the_body_token_literally(service: Running, live_clerk: FakeClerk, spacing: str) -> None:
+    """A valid token followed by whitespace and more is not that token (no header split): 400 naming token."""
+    body = {"token": member_token(live_clerk) + spacing, "checks": [{"role": "admin"}]}
+    answer = await service.call("/has", method="POST", body=body)
+    assert answer.status == 400
+    assert answer.json()["parameter"] == "token"
+
+
 @pytest.mark.parametrize(
     ("body", "parameter"),
     [
@@ -409,6 +418,8 @@ async def test_has_post_signed_out_is_401(service: Running) -> None:
         ({"checks": [{"role": 1}]}, "checks[0].role"),
         ({"checks": [{"reverification": "forever"}]}, "checks[0].reverification"),
         ({"checks": [{"role": "admin"}], "tokne": "x"}, "tokne"),
+        ({"checks": [{"role": "admin"}], "token": 1}, "token"),
+        ({"checks": [{"role": "admin"}], "token": "a b"}, "token"),
     ],
 )
 async def test_has_post_with_a_malformed_body_is_400(service: Running, body: object, parameter: str) -> None:

@@ -141,6 +141,8 @@ class Batch:
 def parse_batch(body: object) -> Batch:
     """``{"token": "<optional>", "checks": [{"permission": "org:x:y"}, {"role": "admin", "plan": "pro"}]}``.
 
+    The token is one value, not an ``Authorization`` header: with whitespace in it, Clerk's header split would
+    verify only its first word, so it is refused rather than read as something other than what was sent.
     A check may combine dimensions (one ``has()`` call, all of them must hold); each value is written as in
     the query string. Anything else raises ``RequirementError`` naming the offending member.
     """
@@ -152,6 +154,8 @@ def parse_batch(body: object) -> Batch:
     token = body.get("token")
     if token is not None and (not isinstance(token, str) or not token):
         raise RequirementError("token", "must be a non-empty string when given")
+    if token is not None and any(char.isspace() for char in token):
+        raise RequirementError("token", "must be one token, without whitespace")
     raw_checks = body.get("checks")
     if not isinstance(raw_checks, list) or not raw_checks:
         raise RequirementError("checks", "must be a non-empty list of objects")

@@ -102,7 +102,7 @@ async def has(request: Request) -> HTTPResponse:
     except RequirementError as exc:
         return _bad_request("/has", exc)
     headers = list(request.headers.items())
-    if batch.token is not None:
+    if batch.token is not None:  # without whitespace (parse_batch), Clerk's Bearer split gives back exactly it
         carried = ("authorization", "cookie")
         headers = [(k, v) for k, v in headers if k.lower() not in carried] + [
             ("authorization", f"Bearer {batch.token}")
