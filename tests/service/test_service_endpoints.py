@@ -399,6 +399,26 @@ async def test_has_post_signed_out_is_401(service: Running) -> None:
     assert_identity_headers(answer)
 
 
+@pytest.mark.parametrize(
+    ("path", "parameter"),
+    [
+        ("/verify?permission=%ff", "permission"),
+        ("/forward-auth?role=a%0Ab", "role"),
+        ("/has?feature=%E2%80%8F", "feature"),
+    ],
+)
+async def test_a_requirement_a_header_cannot_name_is_400(
+    service: Running, live_clerk: FakeClerk, path: str, parameter: str
+) -> None:
+    """A value that decodes beyond Latin-1 (%ff is U+FFFD) or to a control could not be named in the message
+    of a 403: 400 naming the parameter instead."""
+    answer = await service.call(path, headers=bearer(member_token(live_clerk)))
+    assert answer.status == 400
+    body = answer.json()
+    assert (body["error"], body["parameter"]) == ("bad-request", parameter)
+    assert body["message"].startswith(f"{parameter}: cannot be written in a header")
+
+
 @pytest.mark.parametrize("spacing", [" junk", " ", "\tjunk", "\njunk", "\u00a0junk"])
 async def test_has_post_takes_the_body_token_literally(service: Running, live_clerk: FakeClerk, spacing: str) -> None:
     """A valid token followed by whitespace and more is not that token (no header split): 400 naming token."""

@@ -1,8 +1,9 @@
 """Requirements from a decision endpoint's query string, turned into Clerk ``has()`` calls.
 
 ``?permission=org:invoices:read&role=admin&reverification=strict`` means "all of these must hold", each a
-separate ``has()`` call (api.md §3). An unknown parameter or a requirement that can never be written in a
-way Clerk would accept is an operator's mistake, not a user's: ``RequirementError`` names the parameter so
+separate ``has()`` call (api.md §3). An unknown parameter, a requirement that can never be written in a
+way Clerk would accept, or one the ``X-Clerk-Auth-Message`` header could not name when it fails (``%ff``
+decodes to U+FFFD) is an operator's mistake, not a user's: ``RequirementError`` names the parameter so
 the 400 answer and the log line say exactly what to fix.
 """
 
@@ -15,6 +16,7 @@ from typing import Protocol
 
 # config owns the one parser of the CLERK_AUTHD_ACCEPTS_TOKEN syntax; it is private there (reported upstream)
 from clerk_authd.config import parse_accepts_token
+from clerk_authd.state import header_value
 
 #: has() dimensions a query may ask for; each may repeat
 REQUIREMENT_NAMES = ("permission", "role", "feature", "plan", "reverification")
@@ -99,6 +101,8 @@ def parse_requirement(name: str, value: str) -> Requirement:
         raise RequirementError(name, "is empty")
     if value != value.strip():
         raise RequirementError(name, "has leading or trailing whitespace")
+    if header_value(value) != value:
+        raise RequirementError(name, "cannot be written in a header (a character beyond U+00FF, CR, LF or NUL)")
     if name == "reverification":
         return Requirement(name, value, {name: _reverification(value)})
     if name in ("feature", "plan") and ":" in value and value.split(":", 1)[0] not in _BILLING_SCOPES:
