@@ -51,6 +51,8 @@ BAD_HANDSHAKE_CALLS = [
     Call("/ext-authz", "/ext-authz/x?__clerk_handshake=abc", {"Host": "app.example"}, 401),
     Call("/auth", "/auth", HANDSHAKE_COOKIE, 200),
     Call("/has", "/has?permission=org:invoices:read", HANDSHAKE_COOKIE, 401),
+    Call("/auth", "/auth?__clerk_handshake=abc", {}, 200),
+    Call("/has", "/has?permission=org:invoices:read&__clerk_handshake=abc", {}, 401),
 ]
 
 

@@ -476,6 +476,48 @@ async def test_auth_is_clerks_auth_object(service: Running, live_clerk: FakeCler
     assert auth["isAuthenticated"] is True
 
 
+#: Clerk's own query parameters, as they appear on a URL Clerk reads
+CLERK_QUERY = (
+    "__clerk_handshake=abc&__clerk_handshake_nonce=n&__clerk_db_jwt=dvb_1&__clerk_synced=true"
+    "&__clerk_redirect_url=https%3A%2F%2Fapp.example.com%2F&__clerk_help=1&__dev_session=dvb_1"
+)
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("GET", f"/auth?{CLERK_QUERY}", None),
+        ("GET", f"/auth?accepts=session_token&{CLERK_QUERY}", None),
+        ("GET", f"/has?permission=org:invoices:read&{CLERK_QUERY}", None),
+        ("POST", f"/has?{CLERK_QUERY}", {"checks": [{"role": "admin"}]}),
+    ],
+)
+async def test_endpoints_on_their_own_url_leave_clerks_parameters_to_clerk(
+    service: Running, live_clerk: FakeClerk, method: str, path: str, body: object
+) -> None:
+    """/auth and /has decide about their own URL, where Clerk's parameters (__clerk_*, __dev_session) appear: no 400."""
+    answer = await service.call(path, method=method, headers=bearer(member_token(live_clerk)), body=body)
+    assert answer.status == 200
+    assert answer.headers["X-Clerk-Auth-Status"] == "signed-in"
+
+
+@pytest.mark.parametrize(
+    ("path", "parameter"),
+    [
+        ("/auth?__clerkhandshake=abc", "__clerkhandshake"),
+        ("/auth?__dev_sessions=x", "__dev_sessions"),
+        ("/verify?__clerk_handshake=abc", "__clerk_handshake"),
+        ("/forward-auth?__dev_session=x", "__dev_session"),
+    ],
+)
+async def test_other_parameters_stay_unknown(service: Running, path: str, parameter: str) -> None:
+    """Only Clerk's names are left out, and only where the query is the decided request's own: /verify's and
+    /forward-auth's query holds requirements alone."""
+    answer = await service.call(path)
+    assert answer.status == 400
+    assert answer.json()["parameter"] == parameter
+
+
 async def test_auth_is_200_when_signed_out(service: Running) -> None:
     """Signed out is an answer, not an error."""
     answer = await service.call("/auth")

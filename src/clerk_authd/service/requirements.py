@@ -76,6 +76,12 @@ class Requirements:
 NO_REQUIREMENTS = Requirements()
 
 
+def is_clerk_parameter(name: str) -> bool:
+    """One of Clerk's own query parameters (``__clerk_handshake``, ``__clerk_db_jwt``, ``__clerk_synced``, ...,
+    ``__dev_session``): on a URL Clerk also reads they are Clerk's input, never a requirement."""
+    return name.startswith("__clerk_") or name == "__dev_session"
+
+
 def parse_requirements(pairs: Iterable[tuple[str, str]]) -> Requirements:
     """Read ``(name, value)`` query pairs (blank values kept) into ``Requirements``, or raise ``RequirementError``."""
     checks: list[Requirement] = []

@@ -25,6 +25,7 @@ from clerk_authd.service.requirements import (
     REQUIREMENT_NAMES,
     RequirementError,
     Requirements,
+    is_clerk_parameter,
     parse_batch,
     parse_requirements,
 )
@@ -92,10 +93,12 @@ async def handshake(request: Request) -> HTTPResponse:
 async def has(request: Request) -> HTTPResponse:
     """``GET``: the request's own token against the query's requirements. ``POST``: a batch of checks."""
     if request.method == "GET":
-        return await _decide(request, "/has", request_view(request), AnswerPolicy.has_single, at_least_one=True)
+        return await _decide(
+            request, "/has", request_view(request), AnswerPolicy.has_single, own_url=True, at_least_one=True
+        )
     started = time.perf_counter()
     try:
-        query = _query_requirements(request, accepts_only=True)
+        query = _query_requirements(request, own_url=True, accepts_only=True)
         batch = parse_batch(orjson.loads(request.body) if request.body else None)
     except orjson.JSONDecodeError as exc:
         return _bad_request("/has", RequirementError("body", f"is not JSON ({exc})"))
@@ -115,7 +118,9 @@ async def has(request: Request) -> HTTPResponse:
 
 async def auth(request: Request) -> HTTPResponse:
     """Clerk's ``getAuth()`` as JSON, for services in any language (``accepts`` is the only parameter)."""
-    return await _decide(request, "/auth", request_view(request), AnswerPolicy.auth_json, accepts_only=True)
+    return await _decide(
+        request, "/auth", request_view(request), AnswerPolicy.auth_json, own_url=True, accepts_only=True
+    )
 
 
 # --- the shared flow -----------------------------------------------------------------------------------------
@@ -128,14 +133,18 @@ async def _decide(
     answer: Answer,
     *,
     requirements: Requirements | None = None,
+    own_url: bool = False,
     accepts_only: bool = False,
     at_least_one: bool = False,
 ) -> HTTPResponse:
-    """Read the requirements (400 naming a bad one), decide, answer, log and count."""
+    """Read the requirements (400 naming a bad one), decide, answer, log and count.
+
+    ``own_url``: the endpoint decides about its own request, whose query also carries Clerk's parameters.
+    """
     started = time.perf_counter()
     if requirements is None:
         try:
-            requirements = _query_requirements(request, accepts_only=accepts_only)
+            requirements = _query_requirements(request, own_url=own_url, accepts_only=accepts_only)
         except RequirementError as exc:
             return _bad_request(endpoint, exc)
         if at_least_one and not requirements.checks:
@@ -146,8 +155,13 @@ async def _decide(
     return _record(request, endpoint, verdict, answer(runtime.answers, verdict), started)
 
 
-def _query_requirements(request: Request, *, accepts_only: bool) -> Requirements:
-    requirements = parse_requirements(request.get_query_args(keep_blank_values=True))
+def _query_requirements(request: Request, *, own_url: bool, accepts_only: bool) -> Requirements:
+    """The query's requirements; where the query is the decided request's own (``/has``, ``/auth``), Clerk's
+    parameters (a handshake, a dev browser, a sync) are left to Clerk."""
+    pairs = request.get_query_args(keep_blank_values=True)
+    if own_url:
+        pairs = [(name, value) for name, value in pairs if not is_clerk_parameter(name)]
+    requirements = parse_requirements(pairs)
     if accepts_only and requirements.checks:
         raise RequirementError(requirements.checks[0].name, "this endpoint takes no requirements, only accepts")
     return requirements
