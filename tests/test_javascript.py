@@ -14,7 +14,7 @@ from clerk_authd.javascript import (
     js_number,
     js_number_str,
     js_parse_int,
-    js_time,
+    js_time_ms,
     js_truthy,
 )
 
@@ -151,4 +151,4 @@ def test_js_json_renders_deep_nesting_without_recursion() -> None:
 )
 def test_js_time_renders_as_to_utc_string(seconds: float, rendered: str) -> None:
     """Dates come out as ``Date.prototype.toUTCString``, including years beyond 9999 and before year 1."""
-    assert js_time(seconds) == rendered
+    assert js_time_ms(seconds * 1000) == rendered

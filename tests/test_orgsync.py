@@ -81,8 +81,8 @@ def test_optional_and_repeated_parameters_follow_v6() -> None:
 def test_no_patterns_means_no_target() -> None:
     """An empty configuration never matches."""
     matcher = OrganizationMatcher()
-    assert not matcher.enabled
     assert matcher.find_target("/orgs/x") is None
+    assert matcher.find_target("/") is None
 
 
 def test_the_handshake_value_is_the_id_the_slug_or_empty() -> None:

@@ -1,9 +1,9 @@
 """Hostile and malformed tokens (jwt-attacks §3.1–§3.14): every one is refused with its reason, never a crash.
 
-The options are the service's own (``VerifyOptions.from_settings``): ``azp`` and ``iss`` pinned to Clerk's
-fixture instance and ``sid`` required. "Legit-signed" tokens are signed with Clerk's fixture key, whose public
-half is the ``mockJwks`` key the verifier holds, so only the named defect can make them fail. ``must`` and
-``should`` cases of the catalogue are held to the same standard here.
+The options are the service's own (``AuthenticateOptions.from_settings(...).verify_options``): ``azp``
+and ``iss`` pinned to Clerk's fixture instance and ``sid`` required. "Legit-signed" tokens are signed with
+Clerk's fixture key, whose public half is the ``mockJwks`` key the verifier holds, so only the named defect can
+make them fail. ``must`` and ``should`` cases of the catalogue are held to the same standard here.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from joserfc import jwe
 from joserfc.errors import SecurityWarning
 from joserfc.jwk import RSAKey
 
+from clerk_authd.authenticate import AuthenticateOptions
 from clerk_authd.compact import b64url_decode
 from clerk_authd.config import Settings
 from clerk_authd.errors import Reason, TokenVerificationError
@@ -59,7 +60,7 @@ ATTACKER_RSA = rsa.generate_private_key(public_exponent=65537, key_size=2048)
 def service_options(**overrides: Any) -> VerifyOptions:
     """The service's verification options for Clerk's fixture instance, at Clerk's frozen clock."""
     settings = Settings(authorized_parties=(AZP,), issuers=(ISS,))
-    base = VerifyOptions.from_settings(settings, mock_jwks(), clock=lambda: FROZEN_NOW)
+    base = AuthenticateOptions.from_settings(settings).verify_options(mock_jwks(), lambda: FROZEN_NOW)
     return dataclasses.replace(base, **overrides)
 
 

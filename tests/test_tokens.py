@@ -13,6 +13,7 @@ from typing import Any
 import orjson
 import pytest
 
+from clerk_authd.authenticate import AuthenticateOptions
 from clerk_authd.compact import MSG_NOT_THREE_PARTS, MSG_UNDECODABLE, decode_jwt
 from clerk_authd.config import Settings
 from clerk_authd.errors import Action, Reason, TokenVerificationError
@@ -808,7 +809,7 @@ def test_options_from_settings_map_clerks_checks_and_require_sid() -> None:
         clock_skew_ms=1234,
     )
     keys = mock_jwks()
-    opts = VerifyOptions.from_settings(settings, keys, clock=at(0))
+    opts = AuthenticateOptions.from_settings(settings).verify_options(keys, at(0))
     assert opts.keys is keys
     assert (opts.authorized_parties, opts.audience, opts.issuers, opts.clock_skew_ms) == (
         ("https://app.example",),

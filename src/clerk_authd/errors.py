@@ -58,8 +58,6 @@ class Action:
     CONTACT_SUPPORT: Final = "Contact support@clerk.com"
     ENSURE_CLERK_JWT: Final = "Make sure that this is a valid Clerk-generated JWT."
     SET_CLERK_JWT_KEY: Final = "Set the CLERK_JWT_KEY environment variable."
-    SET_CLERK_SECRET_KEY: Final = "Set the CLERK_SECRET_KEY environment variable."
-    SYNC_CLOCK: Final = "Make sure your system clock is in sync (e.g. turn off and on automatic time synchronization)."
     VERIFY_KEYS: Final = (
         "Go to your Dashboard and validate your secret and public keys are correct. "
         "Contact support@clerk.com if the issue persists."
@@ -147,12 +145,9 @@ class BackendAPIError(ClerkAuthdError):
 
     @property
     def first_message(self) -> str | None:
-        """The first Clerk error message in the body, if any."""
-        for error in self.errors:
-            message = error.get("message")
-            if isinstance(message, str):
-                return message
-        return None
+        """``errors[0].message`` when it is a non-empty string: what Clerk's SDK shows of a failed call."""
+        message = self.errors[0].get("message") if self.errors else None
+        return message if isinstance(message, str) and message else None
 
 
 class AuthenticateRequestError(ClerkAuthdError):

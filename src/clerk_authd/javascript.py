@@ -134,11 +134,6 @@ _ESCAPES: Final = {'"': '\\"', "\\": "\\\\", "\b": "\\b", "\f": "\\f", "\n": "\\
 _NEEDS_ESCAPE: Final = re.compile(r'["\\\x00-\x1f\ud800-\udfff]')
 
 
-def js_time(seconds: float) -> str:
-    """``new Date(seconds * 1000).toUTCString()``, e.g. ``Mon, 24 Oct 2022 21:51:50 GMT``."""
-    return js_time_ms(seconds * 1000)
-
-
 def js_time_ms(ms: float) -> str:
     """``new Date(ms).toUTCString()``; ``Invalid Date`` outside ECMAScript's time range."""
     if not math.isfinite(ms) or abs(ms) > MAX_DATE_MS:

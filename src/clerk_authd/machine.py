@@ -178,8 +178,7 @@ def _api_failure(token_type: MachineTokenType, error: BackendAPIError) -> Machin
     A Backend API that could not be reached has no status, which Clerk's message shows as ``n/a``.
     """
     if error.status == 401:
-        first = error.errors[0].get("message") if error.errors else None
-        message = first if isinstance(first, str) and first else MSG_INVALID_SECRET_KEY
+        message = error.first_message or MSG_INVALID_SECRET_KEY
         return MachineTokenRejectedError(token_type, MachineCode.SECRET_KEY_INVALID, message, 401)
     if error.status == 404:
         return MachineTokenRejectedError(token_type, MachineCode.TOKEN_INVALID, NOT_FOUND_MESSAGES[token_type], 404)

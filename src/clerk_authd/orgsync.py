@@ -247,11 +247,6 @@ class OrganizationMatcher:
         self._org = PathMatcher(org_patterns) if org_patterns else None
         self._personal = PathMatcher(personal_account_patterns) if personal_account_patterns else None
 
-    @property
-    def enabled(self) -> bool:
-        """True when any pattern is configured."""
-        return self._org is not None or self._personal is not None
-
     def find_target(self, path: str) -> OrgTarget | None:
         """The target for ``path`` (a URL's pathname, not decoded), or ``None`` when nothing matches."""
         if self._org is not None:

@@ -42,7 +42,7 @@ from clerk_authd.javascript import MAX_DATE_MS, UNDEFINED, js_json, js_time_ms, 
 from clerk_authd.keys import KeyResolver, VerificationKey
 
 if TYPE_CHECKING:
-    from clerk_authd.config import Settings
+    pass
 
 #: Clerk's ``DEFAULT_CLOCK_SKEW_IN_MS``, also used when the configured skew is not a finite number.
 DEFAULT_CLOCK_SKEW_MS: Final = 5000.0
@@ -77,21 +77,6 @@ class VerifyOptions:
     clock: Callable[[], float] = time.time
     require_sid: bool = False
     max_lifetime_s: float | None = None
-
-    @classmethod
-    def from_settings(
-        cls, settings: Settings, keys: KeyResolver | None, *, clock: Callable[[], float] = time.time
-    ) -> VerifyOptions:
-        """The service's options: Clerk's checks as configured, and ``sid`` required (jwt-attacks §3.12)."""
-        return cls(
-            keys=keys,
-            authorized_parties=settings.authorized_parties,
-            audience=settings.audience,
-            issuers=settings.issuers,
-            clock_skew_ms=settings.clock_skew_ms,
-            clock=clock,
-            require_sid=True,
-        )
 
 
 @dataclass(frozen=True, slots=True)
