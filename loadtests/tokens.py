@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from clerk_authd.devmode import dev_mint, state_dir
+from clerk_authd.testing.dev_issuer import dev_mint, state_dir
 from clerk_authd.testing.fake_clerk import FakeClerk
 from clerk_authd.testing.mint import TokenMint, session_claims
 

@@ -11,12 +11,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from clerk_authd.authenticate import AuthenticateOptions, Authenticator
-from clerk_authd.errors import Action, Reason, TokenVerificationError
-from clerk_authd.javascript import UNDEFINED
-from clerk_authd.keys import PemKey, UnusableKeyError, VerificationKey, import_jwk
-from clerk_authd.keystore import MSG_KID_MISMATCH
-from clerk_authd.request import RequestView
+from clerk_authd.clerk.authenticate import AuthenticateOptions, Authenticator
+from clerk_authd.clerk.keystore import MSG_KID_MISMATCH
+from clerk_authd.errors import Action, TokenVerificationError
+from clerk_authd.js.values import UNDEFINED
+from clerk_authd.reasons import Reason
+from clerk_authd.rules.keys import PemKey, UnusableKeyError, VerificationKey, import_jwk
+from clerk_authd.rules.request import RequestView
 from clerk_authd.testing.mint import TokenMint
 from tests.conftest import FIXTURES, FROZEN_NOW
 

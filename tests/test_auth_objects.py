@@ -6,9 +6,10 @@ from typing import Any
 
 import pytest
 
-from clerk_authd.auth import (
+from clerk_authd.errors import TokenVerificationError
+from clerk_authd.reasons import Reason
+from clerk_authd.rules.auth import (
     Auth,
-    Identity,
     InvalidTokenAuth,
     MachineAuth,
     SignedInAuth,
@@ -19,9 +20,9 @@ from clerk_authd.auth import (
     signed_out_auth,
     unauthenticated_machine_auth,
 )
-from clerk_authd.compact import decode_jwt
-from clerk_authd.errors import Reason, TokenVerificationError
-from clerk_authd.state import RequestState
+from clerk_authd.rules.identity import Identity
+from clerk_authd.rules.jwt import decode_jwt
+from clerk_authd.rules.state import RequestState
 from tests.conftest import load_conformance
 
 REQUEST_LINES = [line for line in load_conformance() if "input" in line]

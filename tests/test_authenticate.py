@@ -13,24 +13,24 @@ from typing import Any
 
 import pytest
 
-from clerk_authd.authenticate import (
+from clerk_authd.clerk.authenticate import (
     MSG_MACHINE_KEY,
     MSG_MISSING_AZP,
     MSG_MISSING_SECRET_KEY,
     MSG_ORG_LOOP,
-    AcceptsToken,
     AuthenticateOptions,
     Authenticator,
-    CachedVerdict,
     authenticate_request,
 )
-from clerk_authd.backend_api import ClerkClient
-from clerk_authd.cache import VerifiedTokenCache
+from clerk_authd.clerk.backend_api import ClerkClient
+from clerk_authd.clerk.cache import VerifiedTokenCache
+from clerk_authd.clerk.keystore import KeyStore
 from clerk_authd.errors import AuthenticateRequestError
-from clerk_authd.keys import KeyResolver, PemKey, VerificationKey
-from clerk_authd.keystore import KeyStore
-from clerk_authd.request import RequestView
-from clerk_authd.state import RequestState
+from clerk_authd.rules.cached_verdict import CachedVerdict
+from clerk_authd.rules.keys import KeyResolver, PemKey, VerificationKey
+from clerk_authd.rules.request import RequestView
+from clerk_authd.rules.state import RequestState
+from clerk_authd.rules.tokentypes import AcceptsToken
 from clerk_authd.testing.fake_clerk import DEFAULT_FRONTEND_API, DEFAULT_PUBLISHABLE_KEY, FakeClerk, clerk_error
 from tests.conftest import FROZEN_NOW
 

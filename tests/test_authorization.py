@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from clerk_authd.authorization import check_authorization, with_org_prefix
-from clerk_authd.claims import SessionClaims, parse_session_claims
-from clerk_authd.compact import decode_jwt
+from clerk_authd.rules.claims import SessionClaims, parse_session_claims
+from clerk_authd.rules.has import check_authorization, with_org_prefix
+from clerk_authd.rules.jwt import decode_jwt
 from tests.conftest import load_conformance
 
 HAS_LINES = [line for line in load_conformance() if "params" in line]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from clerk_authd.cache import PURGE_PER_PUT, VerifiedTokenCache, token_digest
+from clerk_authd.clerk.cache import PURGE_PER_PUT, VerifiedTokenCache, token_digest
 
 NOW = 1_666_648_250.0
 

@@ -8,8 +8,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from clerk_authd.claims import SessionClaims, compact_payload, parse_session_claims, split_by_scope
-from clerk_authd.errors import Reason, TokenVerificationError
+from clerk_authd.errors import TokenVerificationError
+from clerk_authd.reasons import Reason
+from clerk_authd.rules.claims import SessionClaims, compact_payload, parse_session_claims, split_by_scope
 from clerk_authd.testing.mint import encode_v2_permissions, session_claims
 from tests.conftest import FROZEN_NOW
 

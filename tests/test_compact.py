@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from clerk_authd.compact import (
+from clerk_authd.errors import TokenVerificationError
+from clerk_authd.rules.jwt import (
     MAX_TOKEN_LENGTH,
     MSG_NOT_THREE_PARTS,
     MSG_UNDECODABLE,
@@ -13,7 +14,6 @@ from clerk_authd.compact import (
     looks_like_jwt,
     peek_jwt,
 )
-from clerk_authd.errors import TokenVerificationError
 from clerk_authd.testing.mint import b64url
 from tests.conftest import FIXTURES
 

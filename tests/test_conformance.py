@@ -14,19 +14,21 @@ from typing import Any
 
 import pytest
 
-from clerk_authd.authenticate import AcceptsToken, AuthenticateOptions, Authenticator, CachedVerdict
-from clerk_authd.backend_api import ClerkClient
-from clerk_authd.cache import VerifiedTokenCache
-from clerk_authd.keys import KeyResolver, PemKey
-from clerk_authd.keystore import KeyStore
-from clerk_authd.request import RequestView
-from clerk_authd.state import RequestState
+from clerk_authd.clerk.authenticate import AuthenticateOptions, Authenticator
+from clerk_authd.clerk.backend_api import ClerkClient
+from clerk_authd.clerk.cache import VerifiedTokenCache
+from clerk_authd.clerk.keystore import KeyStore
+from clerk_authd.rules.cached_verdict import CachedVerdict
+from clerk_authd.rules.keys import KeyResolver, PemKey
+from clerk_authd.rules.request import RequestView
+from clerk_authd.rules.state import RequestState
+from clerk_authd.rules.tokentypes import AcceptsToken
 from clerk_authd.testing.fake_clerk import FakeClerk
 from clerk_authd.testing.mint import TokenMint
 from tests.conftest import load_conformance
 
 SECRET_KEY = "sk_test_xxx"
-OUR_LOGGERS = ("clerk_authd.authenticate", "clerk_authd.handshake")
+OUR_LOGGERS = ("clerk_authd.clerk.authenticate", "clerk_authd.clerk.handshake")
 
 
 def _cases() -> list[Any]:

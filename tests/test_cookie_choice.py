@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
-from clerk_authd.carriers import Carriers, uses_suffixed_cookies
-from clerk_authd.instance import Instance
-from clerk_authd.request import RequestView
+from clerk_authd.rules.carriers import Carriers, uses_suffixed_cookies
+from clerk_authd.rules.instance import Instance
+from clerk_authd.rules.request import RequestView
 from clerk_authd.testing.mint import TokenMint
 from tests.conftest import FIXTURES, FROZEN_NOW
 from tests.support import ISSUER, PK_LIVE, PK_TEST, request_view

@@ -11,11 +11,11 @@ from typing import Any
 import pytest
 from joserfc import jws
 
-from clerk_authd.backend_api import ClerkClient
-from clerk_authd.compact import decode_jwt
+from clerk_authd.clerk.backend_api import ClerkClient
 from clerk_authd.errors import BackendAPIError
-from clerk_authd.instance import Instance
-from clerk_authd.keys import import_jwk
+from clerk_authd.rules.instance import Instance
+from clerk_authd.rules.jwt import decode_jwt
+from clerk_authd.rules.keys import import_jwk
 from clerk_authd.testing.fake_clerk import (
     DEFAULT_PUBLISHABLE_KEY,
     MSG_INVALID_SECRET_KEY,

@@ -7,10 +7,8 @@ from typing import Any
 
 import pytest
 
-from clerk_authd.backend_api import ClerkClient
-from clerk_authd.carriers import Carriers
-from clerk_authd.errors import AuthenticateRequestError, HandshakeError, TokenVerificationError
-from clerk_authd.handshake import (
+from clerk_authd.clerk.backend_api import ClerkClient
+from clerk_authd.clerk.handshake import (
     MSG_CLOCK_SKEW,
     MSG_LOOP,
     MSG_SATELLITE_LOOP,
@@ -23,14 +21,16 @@ from clerk_authd.handshake import (
     resolve_handshake,
     verify_handshake_token,
 )
-from clerk_authd.instance import Instance
-from clerk_authd.keys import PemKey
-from clerk_authd.orgsync import OrganizationMatcher
-from clerk_authd.request import RequestView
-from clerk_authd.state import RequestState
+from clerk_authd.clerk.tokens import VerifyOptions
+from clerk_authd.errors import AuthenticateRequestError, HandshakeError, TokenVerificationError
+from clerk_authd.rules.carriers import Carriers
+from clerk_authd.rules.instance import Instance
+from clerk_authd.rules.keys import PemKey
+from clerk_authd.rules.orgsync import OrganizationMatcher
+from clerk_authd.rules.request import RequestView
+from clerk_authd.rules.state import RequestState
 from clerk_authd.testing.fake_clerk import FakeClerk
 from clerk_authd.testing.mint import TokenMint
-from clerk_authd.tokens import VerifyOptions
 from tests.conftest import FROZEN_NOW
 from tests.support import FAPI, ISSUER, PK_LIVE, PK_TEST, pem_authenticator, request_view
 

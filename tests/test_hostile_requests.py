@@ -15,8 +15,8 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from clerk_authd.errors import AuthenticateRequestError
-from clerk_authd.request import RequestView, original_request
-from clerk_authd.state import RequestState, header_value
+from clerk_authd.rules.request import RequestView, original_request
+from clerk_authd.rules.state import RequestState, header_value
 from clerk_authd.testing.mint import TokenMint
 from tests.support import PK_LIVE, PK_TEST, pem_authenticator
 

@@ -13,19 +13,20 @@ from typing import Any
 import orjson
 import pytest
 
-from clerk_authd import claims as claims_module
-from clerk_authd import request as request_module
-from clerk_authd.auth import SignedInAuth
-from clerk_authd.authenticate import AuthenticateOptions, Authenticator, CachedVerdict
-from clerk_authd.cache import VerifiedTokenCache
-from clerk_authd.carriers import Carriers, peek_payload
-from clerk_authd.claims import PERMISSION_MEMO_SIZE, parse_session_claims
-from clerk_authd.compact import decode_jwt
-from clerk_authd.keystore import KeyStore
-from clerk_authd.request import URL_MEMO_MAX_INPUT, URL_MEMO_SIZE, RequestView, original_request, parse_cookies
-from clerk_authd.state import RequestState
+from clerk_authd.clerk.authenticate import AuthenticateOptions, Authenticator
+from clerk_authd.clerk.cache import VerifiedTokenCache
+from clerk_authd.clerk.keystore import KeyStore
+from clerk_authd.clerk.tokens import rs256_signature_is_valid, verify_session_token
+from clerk_authd.rules import claims as claims_module
+from clerk_authd.rules import request as request_module
+from clerk_authd.rules.auth import SignedInAuth
+from clerk_authd.rules.cached_verdict import CachedVerdict
+from clerk_authd.rules.carriers import Carriers, peek_payload
+from clerk_authd.rules.claims import PERMISSION_MEMO_SIZE, parse_session_claims
+from clerk_authd.rules.jwt import decode_jwt
+from clerk_authd.rules.request import URL_MEMO_MAX_INPUT, URL_MEMO_SIZE, RequestView, original_request, parse_cookies
+from clerk_authd.rules.state import RequestState
 from clerk_authd.testing.mint import TokenMint, encode_v2_permissions
-from clerk_authd.tokens import rs256_signature_is_valid, verify_session_token
 from tests.conftest import FROZEN_NOW
 from tests.support import AZP, PK_LIVE, JwksResolver, claims, mock_jwks
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from clerk_authd.instance import Instance, PublishableKeyError, cookie_suffix, parse_publishable_key, strip_scheme
+from clerk_authd.rules.instance import Instance, PublishableKeyError, cookie_suffix, parse_publishable_key, strip_scheme
 
 PK_TEST = "pk_test_Y2xlcmsuaW5zcGlyZWQucHVtYS03NC5sY2wuZGV2JA"
 PK_LIVE = "pk_live_Y2xlcmsuaW5zcGlyZWQucHVtYS03NC5sY2wuZGV2JA"

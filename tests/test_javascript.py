@@ -7,7 +7,7 @@ import math
 
 import pytest
 
-from clerk_authd.javascript import (
+from clerk_authd.js.values import (
     UNDEFINED,
     js_json,
     js_less_than,

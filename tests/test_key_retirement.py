@@ -6,9 +6,9 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from clerk_authd.clerk.runtime import ClerkRuntime
 from clerk_authd.config import load_settings
-from clerk_authd.request import RequestView
-from clerk_authd.runtime import ClerkRuntime
+from clerk_authd.rules.request import RequestView
 from clerk_authd.testing.fake_clerk import FakeClerk
 
 

@@ -8,8 +8,8 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from clerk_authd.errors import TokenVerificationError
-from clerk_authd.keys import PemKey, UnusableKeyError, import_jwk
-from clerk_authd.pem import PemKeyError, load_rsa_public_key
+from clerk_authd.rules.keys import PemKey, UnusableKeyError, import_jwk
+from clerk_authd.rules.pem import PemKeyError, load_rsa_public_key
 from clerk_authd.testing.mint import b64url, public_jwk
 from tests.conftest import FIXTURES
 

@@ -19,9 +19,10 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 from joserfc.jwk import ECKey
 
-from clerk_authd.backend_api import ClerkClient
-from clerk_authd.errors import Action, Reason, TokenVerificationError
-from clerk_authd.keystore import MSG_EMPTY_SET, REFRESH_TASK_NAME, KeyStore, backoff_delay
+from clerk_authd.clerk.backend_api import ClerkClient
+from clerk_authd.clerk.keystore import MSG_EMPTY_SET, REFRESH_TASK_NAME, KeyStore, backoff_delay
+from clerk_authd.errors import Action, TokenVerificationError
+from clerk_authd.reasons import Reason
 from clerk_authd.testing.fake_clerk import MSG_INVALID_SECRET_KEY, FakeClerk
 from clerk_authd.testing.mint import TokenMint
 
@@ -415,7 +416,7 @@ async def test_one_bad_key_leaves_the_others_usable(
     for jwk in BAD_KEYS.values():
         fake_clerk.add_key(jwk)
     store = make_store()
-    with caplog.at_level(logging.WARNING, logger="clerk_authd.keystore"):
+    with caplog.at_level(logging.WARNING, logger="clerk_authd.clerk.keystore"):
         await store.start()
     skipped = [r.getMessage() for r in caplog.records if r.getMessage().startswith("skipping JWKS entry")]
     assert [any(f"kid='{kid}'" in line for line in skipped) for kid in BAD_KEYS] == [True] * len(BAD_KEYS)
@@ -563,4 +564,4 @@ async def test_close_cancels_a_fetch_in_flight_and_its_waiters_still_get_an_answ
     with pytest.raises(TokenVerificationError) as caught:
         await waiting
     assert caught.value.reason == Reason.JWK_KID_MISMATCH
-    assert not [t for t in asyncio.all_tasks() if t.get_name().startswith("clerk_authd.keystore")]
+    assert not [t for t in asyncio.all_tasks() if t.get_name().startswith("clerk_authd.clerk.keystore")]

@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
+
 from loadtests.bench import SCENARIOS
 from loadtests.report import RATIOS
 

@@ -14,15 +14,16 @@ from typing import Any
 import orjson
 import pytest
 
-from clerk_authd.auth import InvalidTokenAuth, MachineAuth
-from clerk_authd.authenticate import MSG_MACHINE_KEY, AcceptsToken, AuthenticateOptions, Authenticator
-from clerk_authd.backend_api import ClerkClient
+from clerk_authd.clerk.authenticate import MSG_MACHINE_KEY, AuthenticateOptions, Authenticator
+from clerk_authd.clerk.backend_api import ClerkClient
+from clerk_authd.clerk.keystore import KeyStore
+from clerk_authd.clerk.machine import MachineTokenRejectedError, MachineVerifier
 from clerk_authd.errors import AuthenticateRequestError
-from clerk_authd.keys import KeyResolver, PemKey
-from clerk_authd.keystore import KeyStore
-from clerk_authd.machine import MachineTokenRejectedError, MachineVerifier
-from clerk_authd.request import RequestView
-from clerk_authd.state import RequestState
+from clerk_authd.rules.auth import InvalidTokenAuth, MachineAuth
+from clerk_authd.rules.keys import KeyResolver, PemKey
+from clerk_authd.rules.request import RequestView
+from clerk_authd.rules.state import RequestState
+from clerk_authd.rules.tokentypes import AcceptsToken
 from clerk_authd.testing.fake_clerk import MSG_INVALID_SECRET_KEY, FakeClerk, clerk_error
 from clerk_authd.testing.mint import TokenMint
 from tests.conftest import FIXTURES, FROZEN_NOW

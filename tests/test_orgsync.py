@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from clerk_authd.orgsync import OrganizationMatcher, OrgTarget, PathMatcher, PatternError
+from clerk_authd.rules.orgsync import OrganizationMatcher, OrgTarget, PathMatcher, PatternError
 
 ORG = "organization"
 

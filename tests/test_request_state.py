@@ -6,8 +6,14 @@ from typing import Any
 
 import pytest
 
-from clerk_authd.auth import InvalidTokenAuth, MachineAuth, SignedOutAuth, signed_in_auth, unauthenticated_machine_auth
-from clerk_authd.state import RequestState, header_value
+from clerk_authd.rules.auth import (
+    InvalidTokenAuth,
+    MachineAuth,
+    SignedOutAuth,
+    signed_in_auth,
+    unauthenticated_machine_auth,
+)
+from clerk_authd.rules.state import RequestState, header_value
 from tests.conftest import load_conformance
 
 REQUEST_LINES = [line for line in load_conformance() if "input" in line]

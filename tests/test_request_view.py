@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from clerk_authd.request import (
+from clerk_authd.rules.request import (
     RequestView,
     combine_headers,
     original_request,

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 
+from clerk_authd.clerk.runtime import ClerkRuntime
 from clerk_authd.config import load_settings
-from clerk_authd.request import RequestView
-from clerk_authd.runtime import ClerkRuntime
-from clerk_authd.service.answers import AnswerPolicy
+from clerk_authd.rules.request import RequestView
+from clerk_authd.rules.verdict import render_auth_identity
 from clerk_authd.testing.mint import TokenMint
 from tests.conftest import FROZEN_NOW
 from tests.support import AZP, PK_LIVE, claims
@@ -40,7 +40,7 @@ async def test_a_repeat_is_a_hit_that_reuses_the_rendered_identity(runtime: Cler
     assert (first.cache, second.cache) == ("miss", "hit")
     assert first.kid == second.kid == mint.kid
     assert second.identity is first.identity
-    assert second.identity == AnswerPolicy.render_identity(second.auth)
+    assert second.identity == render_auth_identity(second.auth)
     assert ("x-clerk-user-id", "user_a") in second.identity
 
 
@@ -52,7 +52,7 @@ async def test_a_pending_session_is_rendered_as_the_signed_out_object_it_becomes
     for expected_cache in ("miss", "hit"):
         verdict = await runtime.decide(bearer(token))
         assert (verdict.cache, verdict.signed_in) == (expected_cache, False)
-        assert verdict.identity == AnswerPolicy.render_identity(verdict.auth)
+        assert verdict.identity == render_auth_identity(verdict.auth)
         assert ("x-clerk-user-id", "") in verdict.identity
 
 

@@ -29,13 +29,14 @@ from joserfc import jwe
 from joserfc.errors import SecurityWarning
 from joserfc.jwk import RSAKey
 
-from clerk_authd.authenticate import AuthenticateOptions
-from clerk_authd.compact import b64url_decode
+from clerk_authd.clerk.authenticate import AuthenticateOptions
+from clerk_authd.clerk.tokens import VerifyOptions, verify_session_token
 from clerk_authd.config import Settings
-from clerk_authd.errors import Reason, TokenVerificationError
-from clerk_authd.javascript import UNDEFINED
+from clerk_authd.errors import TokenVerificationError
+from clerk_authd.js.values import UNDEFINED
+from clerk_authd.reasons import Reason
+from clerk_authd.rules.jwt import b64url_decode
 from clerk_authd.testing.mint import TokenMint, b64url
-from clerk_authd.tokens import VerifyOptions, verify_session_token
 from tests.conftest import FROZEN_NOW
 from tests.support import AZP, KID, claims, mock_jwks
 from tests.support import ISSUER as ISS

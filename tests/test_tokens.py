@@ -13,21 +13,22 @@ from typing import Any
 import orjson
 import pytest
 
-from clerk_authd.authenticate import AuthenticateOptions
-from clerk_authd.compact import MSG_NOT_THREE_PARTS, MSG_UNDECODABLE, decode_jwt
-from clerk_authd.config import Settings
-from clerk_authd.errors import Action, Reason, TokenVerificationError
-from clerk_authd.javascript import UNDEFINED
-from clerk_authd.keys import PemKey, VerificationKey
-from clerk_authd.keystore import MSG_KID_MISMATCH
-from clerk_authd.testing.mint import TokenMint, b64url
-from clerk_authd.tokens import (
+from clerk_authd.clerk.authenticate import AuthenticateOptions
+from clerk_authd.clerk.keystore import MSG_KID_MISMATCH
+from clerk_authd.clerk.tokens import (
     VerifiedToken,
     VerifyOptions,
     rs256_signature_is_valid,
     verify_session_token,
     verify_token,
 )
+from clerk_authd.config import Settings
+from clerk_authd.errors import Action, TokenVerificationError
+from clerk_authd.js.values import UNDEFINED
+from clerk_authd.reasons import Reason
+from clerk_authd.rules.jwt import MSG_NOT_THREE_PARTS, MSG_UNDECODABLE, decode_jwt
+from clerk_authd.rules.keys import PemKey, VerificationKey
+from clerk_authd.testing.mint import TokenMint, b64url
 from tests.conftest import FIXTURES, FROZEN_NOW, load_conformance
 from tests.support import AZP, ISSUER, KID, claims, mock_jwks
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from clerk_authd.url import _parse_any, _parse_canonical, form_encode, parse_form, parse_url
+from clerk_authd.js.url import _parse_any, _parse_canonical, form_encode, parse_form, parse_url
 
 
 @pytest.mark.parametrize(

@@ -14,11 +14,11 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 from joserfc.jwk import RSAKey
 
-from clerk_authd.compact import DecodedJwt, b64url_decode, strict_json_object
+from clerk_authd.clerk.tokens import VerifyOptions, rs256_signature_is_valid, verify_session_token
 from clerk_authd.errors import TokenVerificationError
-from clerk_authd.keys import UnusableKeyError, VerificationKey, import_jwk
+from clerk_authd.rules.jwt import DecodedJwt, b64url_decode, strict_json_object
+from clerk_authd.rules.keys import UnusableKeyError, VerificationKey, import_jwk
 from clerk_authd.testing.mint import TokenMint, session_claims
-from clerk_authd.tokens import VerifyOptions, rs256_signature_is_valid, verify_session_token
 from tests.conftest import FROZEN_NOW, VECTORS_DIR
 from tests.support import JwksResolver
 

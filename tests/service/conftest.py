@@ -24,7 +24,7 @@ from multidict import CIMultiDictProxy
 from sanic import Sanic
 
 from clerk_authd.config import load_settings
-from clerk_authd.service.answers import IDENTITY_HEADERS
+from clerk_authd.rules.verdict import IDENTITY_HEADERS
 from clerk_authd.service.app import create_app
 from clerk_authd.testing.fake_clerk import DEFAULT_FRONTEND_API, FakeClerk
 

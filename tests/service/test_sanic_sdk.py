@@ -14,9 +14,9 @@ from sanic import Request, Sanic
 from sanic.response import HTTPResponse, json, text
 
 from clerk_authd.config import load_settings
-from clerk_authd.express_options import settings_from_options
 from clerk_authd.sanic import clerk_middleware, get_auth, require_auth
-from clerk_authd.sanic_runtime import MiddlewareRequiredError
+from clerk_authd.sanic.express_options import settings_from_options
+from clerk_authd.sanic.install import MiddlewareRequiredError
 from clerk_authd.testing.fake_clerk import FakeClerk
 from tests.service.conftest import SIGN_IN_URL, Running, bearer, unique_app_name
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from clerk_authd.auth import SignedInAuth, signed_in_auth, signed_out_auth
-from clerk_authd.service.requirements import (
+from clerk_authd.rules.auth import SignedInAuth, signed_in_auth, signed_out_auth
+from clerk_authd.rules.requirements import (
     NO_REQUIREMENTS,
     RequirementError,
     parse_batch,

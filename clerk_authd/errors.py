@@ -1,0 +1,145 @@
+"""Every exception clerk_authd raises, and the Clerk reason string each one carries.
+
+::
+
+    ClerkAuthdError
+    ├── ConfigError                     bad settings; lists every bad variable at once
+    ├── TokenVerificationError          Clerk's TokenVerificationError: reason + message + action
+    ├── MachineTokenVerificationError   Clerk's MachineTokenVerificationError: code + message + status
+    ├── BackendAPIError                 a non-2xx, garbled or unreachable Clerk Backend API call
+    ├── AuthenticateRequestError        a precondition Clerk throws for (missing keys, dev handshake failure)
+    └── HandshakeError                  a handshake's cookies did not give a verified session (Clerk's Error)
+
+    ValueError                          input errors of one parser, translated by its callers (never public)
+    ├── pem.PemKeyError                 CLERK_JWT_KEY is not a usable RSA public key → ConfigError, jwk-local-missing
+    ├── keys.UnusableKeyError           one JWKS entry cannot verify RS256 → the KeyStore skips it, logged
+    ├── instance.PublishableKeyError    a publishable key does not decode → ConfigError, AuthenticateRequestError
+    ├── orgsync.PatternError            an organization pattern does not compile → ConfigError,
+    │                                   AuthenticateRequestError
+    └── service.requirements.RequirementError   a bad requirement in a decision request → 400
+
+    RuntimeError
+    └── sanic.MiddlewareRequiredError   get_auth / require_auth on a request clerk_middleware did not see
+
+Foreign exceptions (joserfc, aiohttp, json) are translated into these at one boundary each:
+``tokens.py`` for joserfc, ``backend_api.py`` for aiohttp. Nothing above those modules ever sees a
+foreign exception type.
+"""
+
+from __future__ import annotations
+
+from typing import Final, Literal
+
+from clerk_authd.reasons import Reason
+
+TokenCarrier = Literal["header", "cookie"]
+
+
+class Action:
+    """Clerk's ``TokenVerificationErrorAction`` strings, appended to a message by ``full_message``."""
+
+    CONTACT_SUPPORT: Final = "Contact support@clerk.com"
+    ENSURE_CLERK_JWT: Final = "Make sure that this is a valid Clerk-generated JWT."
+    SET_CLERK_JWT_KEY: Final = "Set the CLERK_JWT_KEY environment variable."
+    VERIFY_KEYS: Final = (
+        "Go to your Dashboard and validate your secret and public keys are correct. "
+        "Contact support@clerk.com if the issue persists."
+    )
+
+
+#: Reasons that mean "we could not obtain keys", as opposed to "this token is bad". The service answers
+#: these with 503 (fail closed) rather than 401.
+KEYS_UNAVAILABLE_REASONS: Final = frozenset(
+    {Reason.JWK_REMOTE_FAILED_TO_LOAD, Reason.SECRET_KEY_INVALID, Reason.JWK_FAILED_TO_RESOLVE}
+)
+
+
+class ClerkAuthdError(Exception):
+    """Base of every error this package raises on purpose."""
+
+
+class ConfigError(ClerkAuthdError):
+    """Configuration that cannot run. ``problems`` holds one ``"NAME: why"`` line per bad variable."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = list(problems)
+        super().__init__("invalid configuration:\n" + "\n".join(f"  - {p}" for p in self.problems))
+
+
+class TokenVerificationError(ClerkAuthdError):
+    """A token failed one of Clerk's checks. ``reason`` is Clerk's machine code, ``message`` its text."""
+
+    def __init__(self, reason: str, message: str, action: str | None = None) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.message = message
+        self.action = action
+        self.token_carrier: TokenCarrier | None = None
+
+    def full_message(self) -> str:
+        """Clerk's ``getFullMessage()``: message, action, then ``(reason=…, token-carrier=…)``."""
+        text = " ".join(part for part in (self.message, self.action) if part)
+        carrier = self.token_carrier if self.token_carrier is not None else "undefined"
+        return f"{text} (reason={self.reason}, token-carrier={carrier})"
+
+
+class MachineTokenVerificationError(ClerkAuthdError):
+    """An opaque or JWT machine token failed verification (clerk-semantics §18)."""
+
+    def __init__(self, code: str, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.status = status
+
+    def full_message(self) -> str:
+        """Clerk's machine message: ``"<msg> (code=<code>, status=<status|n/a>)"``."""
+        status = self.status if self.status is not None else "n/a"
+        return f"{self.message} (code={self.code}, status={status})"
+
+
+class BackendAPIError(ClerkAuthdError):
+    """A Backend API call did not give a usable 2xx answer.
+
+    ``status`` is ``None`` when Clerk could not be reached at all (connection error, timeout); ``errors``
+    is Clerk's ``errors[]`` list when the body had one.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        errors: list[dict[str, object]] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+        self.errors = errors or []
+
+    @property
+    def code(self) -> str | None:
+        """The first Clerk error code in the body (``clerk_key_invalid``, ...), if any."""
+        for error in self.errors:
+            code = error.get("code")
+            if isinstance(code, str):
+                return code
+        return None
+
+    @property
+    def first_message(self) -> str | None:
+        """``errors[0].message`` when it is a non-empty string: what Clerk's SDK shows of a failed call."""
+        message = self.errors[0].get("message") if self.errors else None
+        return message if isinstance(message, str) and message else None
+
+
+class AuthenticateRequestError(ClerkAuthdError):
+    """Clerk throws instead of answering: missing keys, a bad satellite setup, a failed dev handshake."""
+
+
+class HandshakeError(ClerkAuthdError):
+    """A handshake could not be completed for a reason other than a handshake-token check (Clerk's ``Error``).
+
+    Raised by ``handshake.resolve_handshake`` and caught by ``authenticate``, which logs it and carries on down
+    the cookie path, as Clerk does with the ``Error`` its ``resolveHandshake`` throws.
+    """

@@ -1,0 +1,58 @@
+"""``CachedVerdict``: what the verified-token cache keeps of a verified session token, and what a hit needs."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from clerk_authd.rules.auth import SignedInAuth
+from clerk_authd.rules.claims import SessionClaims, session_identity
+from clerk_authd.rules.identity import Header, Identity
+from clerk_authd.rules.jwt import peek_jwt
+
+
+@dataclass(frozen=True, slots=True)
+class CachedVerdict:
+    """A verified session token's verdict, what the verified-token cache keeps: the parsed claims (holding the
+    payload, the one copy of it), when the token became valid (``nbf``/``iat`` less the skew, in seconds, so a
+    clock that moves back cannot revive a cached verdict) and the ``kid`` of the key that verified it (for a
+    PEM key, which has none, the one the token's header names).
+
+    Not the token: the cache holds no credential, so the signed-in object is rebuilt around the presented one.
+    A hit needs no more than this: the service's identity headers are rendered once per verdict and kept here.
+    """
+
+    claims: SessionClaims
+    valid_from: float
+    kid: str | None = None
+    #: ``identity_headers``' answer, filled on first use and shared by every hit
+    identity_headers_memo: tuple[Header, ...] | None = field(default=None, init=False, repr=False, compare=False)
+
+    @property
+    def payload(self) -> dict[str, Any]:
+        """The verified payload."""
+        return self.claims.raw
+
+    def signed_in(self, token: str) -> SignedInAuth:
+        """The signed-in object for ``token`` (the token this verdict was reached for)."""
+        return SignedInAuth(self.claims, token)
+
+    def identity_headers(self, render: Callable[[Identity], tuple[Header, ...]]) -> tuple[Header, ...]:
+        """``render`` of the session's identity, computed on the first call and then returned as is.
+
+        One renderer per verdict: the service passes its own, always the same (the answer is never re-rendered).
+        """
+        headers = self.identity_headers_memo
+        if headers is None:
+            headers = render(session_identity(self.claims))
+            object.__setattr__(self, "identity_headers_memo", headers)  # a lazily filled slot of a frozen object
+        return headers
+
+
+def header_kid(token: str) -> str | None:
+    """The ``kid`` a token's header names, or ``None``: a JSON parse, for tokens no ``CachedVerdict`` covers."""
+    decoded = peek_jwt(token)
+    kid = decoded.header.get("kid") if decoded is not None else None
+    return sys.intern(kid) if isinstance(kid, str) else None

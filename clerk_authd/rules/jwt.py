@@ -1,0 +1,108 @@
+"""Strict decoding of a compact JWS (``header.payload.signature``) without verifying it.
+
+Clerk decodes loosely; hostile input is refused here with Clerk's ``token-invalid`` reason instead
+(jwt-attacks §1): bounded size, canonical base64url with no padding, and strict JSON objects (no duplicate
+members, no ``NaN``/``Infinity``, valid UTF-8 without BOM or lone surrogates, bounded nesting).
+Used by verification, by cookie selection (reading ``iss``/``iat`` of a cookie) and by token classification.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+from dataclasses import dataclass
+from typing import Any, Final
+
+import orjson
+
+from clerk_authd.errors import TokenVerificationError
+from clerk_authd.reasons import Reason
+
+MAX_TOKEN_LENGTH: Final = 16 * 1024
+MAX_HEADER_SEGMENT: Final = 1024
+_B64URL = re.compile(r"[A-Za-z0-9_-]+")
+_JWT_SHAPE = re.compile(r"^[a-zA-Z0-9\-_]+\.[a-zA-Z0-9\-_]+\.[a-zA-Z0-9\-_]+$")
+
+MSG_NOT_THREE_PARTS: Final = "Invalid JWT form. A JWT consists of three parts separated by dots."
+MSG_UNDECODABLE: Final = "Invalid JWT form. The header, payload, or signature could not be decoded."
+
+
+@dataclass(frozen=True, slots=True)
+class DecodedJwt:
+    """The parts of a compact JWS, decoded but **not** verified."""
+
+    header: dict[str, Any]
+    payload: dict[str, Any]
+    signing_input: bytes
+    signature: bytes
+
+
+def looks_like_jwt(token: str) -> bool:
+    """Clerk's JWT regex: three non-empty base64url-alphabet segments (used to classify tokens)."""
+    return _JWT_SHAPE.match(token) is not None
+
+
+def b64url_decode(segment: str) -> bytes:
+    """Decode canonical, unpadded base64url; anything else raises ``ValueError``."""
+    if not _B64URL.fullmatch(segment) or len(segment) % 4 == 1:
+        raise ValueError("not canonical base64url")
+    raw = base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+    if base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii") != segment:
+        raise ValueError("non-canonical trailing bits")
+    return raw
+
+
+def _reject_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise ValueError(f"duplicate member {key!r}")
+        out[key] = value
+    return out
+
+
+def strict_json_object(raw: bytes) -> dict[str, Any]:
+    """Parse ``raw`` as one JSON object; duplicates, NaN, bad UTF-8 and deep nesting raise ``ValueError``."""
+    parsed = orjson.loads(raw)  # rejects NaN/Infinity, invalid UTF-8, lone surrogates, BOM, deep nesting
+    if not isinstance(parsed, dict):
+        raise ValueError("not a JSON object")
+    try:
+        # orjson keeps the last of duplicate members silently; this second pass only looks for them.
+        json.loads(raw, object_pairs_hook=_reject_duplicates)
+    except RecursionError as exc:
+        raise ValueError("nested too deeply") from exc
+    return parsed
+
+
+def decode_jwt(token: str) -> DecodedJwt:
+    """Split and decode ``token``; failures raise ``TokenVerificationError(token-invalid)`` like Clerk's."""
+    if len(token) > MAX_TOKEN_LENGTH:
+        raise TokenVerificationError(Reason.TOKEN_INVALID, MSG_UNDECODABLE)
+    parts = token.split(".")
+    if len(parts) != 3:
+        raise TokenVerificationError(Reason.TOKEN_INVALID, MSG_NOT_THREE_PARTS)
+    header_segment, payload_segment, signature_segment = parts
+    try:
+        if len(header_segment) > MAX_HEADER_SEGMENT:
+            raise ValueError("header too large")
+        header = strict_json_object(b64url_decode(header_segment))
+        payload = strict_json_object(b64url_decode(payload_segment))
+        signature = b64url_decode(signature_segment)
+    except (ValueError, orjson.JSONDecodeError, binascii.Error) as exc:
+        raise TokenVerificationError(Reason.TOKEN_INVALID, MSG_UNDECODABLE) from exc
+    return DecodedJwt(
+        header=header,
+        payload=payload,
+        signing_input=f"{header_segment}.{payload_segment}".encode("ascii"),
+        signature=signature,
+    )
+
+
+def peek_jwt(token: str) -> DecodedJwt | None:
+    """``decode_jwt`` for callers that want only a hint (cookie choice, classification); ``None`` on failure."""
+    try:
+        return decode_jwt(token)
+    except TokenVerificationError:
+        return None

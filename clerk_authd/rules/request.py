@@ -1,0 +1,381 @@
+"""A framework-free view of one HTTP request, read the way Clerk's SDK reads it (clerk-semantics §1).
+
+Clerk runs on Node and the Fetch API, so every fact it takes from a request passes through Node, Fetch and npm
+semantics that Python's standard library does not share. This module reproduces the parts that decide outcomes,
+and never raises on hostile input, falling back where Clerk falls back:
+
+- headers as Node combines repeated ones and Fetch trims them; an empty value counts as absent (§1.2);
+- cookies as npm ``cookie`` 1.1.1 parses them: first occurrence wins, quotes kept, percent-decoding only when it
+  succeeds (§1.4); the ``Authorization`` value as Clerk splits it (§1.3); the names of Clerk's cookies;
+- the URL (``clerkUrl``, parsed by ``url.py``), rebuilt from ``x-forwarded-host`` / ``x-forwarded-proto`` as
+  ``deriveUrlFromHeaders`` does (§1.1), and, for the proxy endpoints, from ``X-Original-URL`` and friends
+  (api.md §2); the query as ``URLSearchParams`` parses it.
+
+Which of the request's tokens Clerk then uses is ``carriers.py``'s business.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, replace
+from functools import lru_cache
+from types import MappingProxyType
+from typing import Final, NamedTuple, TypeVar, overload
+
+from clerk_authd.js.url import Url, parse_url
+
+# --- headers and cookies -------------------------------------------------------------------------------
+
+#: Headers Node keeps only the first of when repeated (``IncomingMessage`` ``matchKnownFields``).
+_FIRST_WINS: Final = frozenset(
+    {
+        "age", "authorization", "content-length", "content-type", "etag", "expires", "from", "host",
+        "if-modified-since", "if-unmodified-since", "last-modified", "location", "max-forwards",
+        "proxy-authorization", "referer", "retry-after", "server", "user-agent",
+    }
+)  # fmt: skip
+_HTTP_WHITESPACE: Final = "\t\n\r "
+T = TypeVar("T")
+_ESCAPE_RUN = re.compile(r"(?:%[0-9A-Fa-f]{2})+")
+_BAD_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
+
+
+def combine_headers(pairs: Iterable[tuple[str, str]]) -> dict[str, str]:
+    """Repeated headers as Node joins them (``cookie`` with ``; ``, most with ``, ``), Fetch-trimmed.
+
+    Empty values are kept here: ``x-forwarded-host: ""`` means "present but empty" to the URL rules.
+    """
+    combined: dict[str, str] = {}
+    joined = False
+    for raw_name, raw_value in pairs:
+        name = raw_name.strip(_HTTP_WHITESPACE).lower()
+        value = raw_value.strip(_HTTP_WHITESPACE)
+        if name not in combined:
+            combined[name] = value
+        elif name == "cookie":
+            combined[name] += "; " + value
+            joined = True
+        elif name not in _FIRST_WINS:
+            combined[name] += ", " + value
+            joined = True
+    if not joined:  # every value is trimmed already; only a join with an empty value can leave an edge
+        return combined
+    return {name: value.strip(_HTTP_WHITESPACE) for name, value in combined.items()}
+
+
+class Headers(Mapping[str, str]):
+    """Request headers by case-insensitive name; a header with an empty value is absent (Clerk's ``getHeader``)."""
+
+    __slots__ = ("_values",)
+
+    def __init__(self, combined: Mapping[str, str]) -> None:
+        self._values = {name.lower(): value for name, value in combined.items() if value}
+
+    def __getitem__(self, name: str) -> str:
+        return self._values[name.lower()]
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and name.lower() in self._values
+
+    @overload
+    def get(self, name: str, /) -> str | None: ...
+    @overload
+    def get(self, name: str, /, default: str | T) -> str | T: ...
+    def get(self, name: str, /, default: object = None) -> object:
+        """The value of ``name`` (any case), else ``default``: one dict lookup, read on every request."""
+        return self._values.get(name.lower(), default)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._values)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def __repr__(self) -> str:
+        return f"Headers({sorted(self._values)})"  # names only: values carry tokens
+
+
+def _strict_uri_decode(text: str) -> str | None:
+    """JS ``decodeURIComponent``; ``None`` where it throws (a bad escape or bytes that are not UTF-8)."""
+    if _BAD_ESCAPE.search(text):
+        return None
+    try:
+        return _ESCAPE_RUN.sub(_decode_escapes, text)
+    except UnicodeDecodeError:
+        return None
+
+
+def _decode_escapes(run: re.Match[str]) -> str:
+    """One run of ``%XX`` escapes decoded as UTF-8; a run that splits or breaks a character fails, as JS throws."""
+    return bytes.fromhex(run.group().replace("%", "")).decode("utf-8")
+
+
+def parse_cookies(header: str) -> dict[str, str]:
+    """npm ``cookie`` 1.1.1 ``parse``: ``;`` pairs, first ``=``, space/tab trimmed, quotes kept, first name wins.
+
+    A value is percent-decoded only when it contains ``%`` and decodes cleanly; otherwise it stays raw.
+    """
+    cookies: dict[str, str] = {}
+    length = len(header)
+    if length < 2:
+        return cookies
+    index = 0
+    while index < length:
+        equals = header.find("=", index)
+        if equals < 0:
+            break
+        semicolon = header.find(";", index)
+        end = length if semicolon < 0 else semicolon
+        if equals > end:
+            index = header.rfind(";", 0, equals) + 1
+            continue
+        name = header[index:equals].strip(" \t")
+        if name not in cookies:
+            value = header[equals + 1 : end].strip(" \t")
+            decoded = _strict_uri_decode(value) if "%" in value else None
+            cookies[name] = value if decoded is None else decoded
+        index = end + 1
+    return cookies
+
+
+# --- Clerk's names and the Authorization header --------------------------------------------------------
+
+SESSION_COOKIE: Final = "__session"
+REFRESH_COOKIE: Final = "__refresh"
+CLIENT_UAT_COOKIE: Final = "__client_uat"
+DEV_BROWSER: Final = "__clerk_db_jwt"
+HANDSHAKE: Final = "__clerk_handshake"
+HANDSHAKE_NONCE: Final = "__clerk_handshake_nonce"
+REDIRECT_COUNT_COOKIE: Final = "__clerk_redirect_count"
+
+
+def parse_authorization(value: str | None) -> str | None:
+    """§1.3: ``split(' ', 2)``; a lone word is the token, ``Bearer <t>`` (case-sensitive) gives ``t``, else none."""
+    if not value:
+        return None
+    pieces = value.split(" ")
+    scheme, token = pieces[0], pieces[1] if len(pieces) > 1 else ""
+    if not token:
+        return scheme
+    return token if scheme == "Bearer" else None
+
+
+# --- the request view ----------------------------------------------------------------------------------
+
+_FETCH_METHODS: Final = frozenset({"DELETE", "GET", "HEAD", "OPTIONS", "POST", "PUT"})
+#: Express builds its Request on this origin when the request target is not absolute (clerk-semantics §1.1).
+DUMMY_ORIGIN: Final = "http://clerk-dummy"
+_DUMMY_BASE: Final = parse_url(DUMMY_ORIGIN + "/")
+#: How many resolved URLs each memo keeps. A gateway sends the same few URLs and forwarded headers over and
+#: over, so a small memo answers nearly every request; other traffic only evicts, costing what no memo costs.
+URL_MEMO_SIZE: Final = 256
+#: Inputs longer than this (characters, all strings together) are resolved without the memo, so whatever
+#: clients send, the memos stay small.
+URL_MEMO_MAX_INPUT: Final = 1024
+
+
+def _initial_url(target: str) -> Url:
+    """The request's own URL: absolute, or origin-form against Express's dummy origin; ``/`` if unusable."""
+    assert _DUMMY_BASE is not None  # noqa: S101 - a constant that parses
+    parsed = parse_url(target, _DUMMY_BASE)
+    if parsed is None or not parsed.special:
+        return _DUMMY_BASE
+    return parsed
+
+
+def _first_value(value: str | None) -> str | None:
+    return value.split(",")[0] if value is not None else None
+
+
+def _derive_url(initial: Url, host_header: str | None, forwarded_host: str | None, forwarded_proto: str | None) -> Url:
+    """``deriveUrlFromHeaders`` (§1.1): origin from ``x-forwarded-host``/``-proto`` (else ``host``), same path."""
+    host = _first_value(forwarded_host)
+    if host is None:
+        host = host_header
+    proto = _first_value(forwarded_proto)
+    if proto is None:
+        proto = initial.scheme
+    origin = f"{proto}://{host}" if host and proto else initial.origin
+    if origin == initial.origin:
+        return initial
+    base = parse_url(origin)
+    if base is None:
+        return initial
+    if initial.pathname.startswith("//"):  # scheme-relative once re-parsed: JS moves the origin, so do we
+        derived = parse_url(initial.pathname + initial.search, base)
+        return derived if derived is not None else initial
+    # re-parsing a serialized path and query changes nothing, so they are carried over as they are
+    return replace(base, path=initial.path, query=initial.query or None, fragment=None)
+
+
+def _normalize_method(method: str) -> str:
+    upper = method.upper()
+    return upper if upper in _FETCH_METHODS else method
+
+
+@dataclass(frozen=True, slots=True)
+class _Target:
+    """An effective URL with what every request for it reads: its serialization and its query (first value of
+    each name, as Clerk's ``searchParams.get``). Immutable, so one can serve every request for that URL."""
+
+    url: Url
+    href: str
+    query: Mapping[str, str]
+
+    @classmethod
+    def of(cls, url: Url) -> _Target:
+        query: dict[str, str] = {}
+        for name, value in url.params():
+            query.setdefault(name, value)
+        return cls(url, url.href, MappingProxyType(query))
+
+
+class _UrlInputs(NamedTuple):
+    """Everything the effective URL depends on: the request target and the headers that move it."""
+
+    target: str
+    host: str | None
+    forwarded_host: str | None
+    forwarded_proto: str | None
+    #: ``X-Original-URL`` (``original_request`` only)
+    original_url: str | None = None
+    #: ``X-Forwarded-Uri``, else ``X-Original-URI`` (``original_request`` only)
+    forwarded_uri: str | None = None
+
+    @property
+    def own(self) -> Url:
+        """The request's own URL re-based on its forwarded or ``Host`` headers (§1.1)."""
+        return _derive_url(_initial_url(self.target), self.host, self.forwarded_host, self.forwarded_proto)
+
+    @property
+    def short(self) -> bool:
+        """Small enough to be remembered."""
+        return sum(len(text) for text in self if text is not None) <= URL_MEMO_MAX_INPUT
+
+
+def _own_target(inputs: _UrlInputs) -> _Target:
+    return _Target.of(inputs.own)
+
+
+def _original_target(inputs: _UrlInputs) -> _Target:
+    """The URL of the request a proxy asks about (``original_request``)."""
+    own = inputs.own
+    parsed: Url | None = None
+    if inputs.original_url:
+        parsed = parse_url(inputs.original_url, own)
+    if parsed is None and inputs.forwarded_uri:
+        proto = _first_value(inputs.forwarded_proto)
+        host = _first_value(inputs.forwarded_host)
+        uri = inputs.forwarded_uri
+        parsed = parse_url(f"{proto}://{host}{uri}" if proto and host else own.origin + uri)
+    if parsed is None or not parsed.special:
+        parsed = own
+    return _Target.of(replace(parsed, fragment=None))
+
+
+_own_memo = lru_cache(maxsize=URL_MEMO_SIZE)(_own_target)
+_original_memo = lru_cache(maxsize=URL_MEMO_SIZE)(_original_target)
+
+
+class RequestView:
+    """One request as Clerk sees it: ``url`` is ``clerkUrl.href``; only ``method`` shows in ``repr``.
+
+    Read-only. Built once per request on the hot path, so what a header-token request never reads (the
+    cookies, the sorted header list for a session refresh) is computed on first use.
+    """
+
+    __slots__ = ("_combined", "_cookies", "_headers", "_method", "_target")
+
+    def __init__(self, method: str, target: _Target, combined: Mapping[str, str]) -> None:
+        self._method = _normalize_method(method)
+        self._headers = Headers(combined)
+        self._target = target
+        self._combined = combined
+        self._cookies: Mapping[str, str] | None = None
+
+    @classmethod
+    def build(cls, method: str, url: str, headers: Iterable[tuple[str, str]]) -> RequestView:
+        """The request as a Clerk SDK behind Express sees it: ``url`` (absolute or origin-form) re-based on
+        ``x-forwarded-host``/``x-forwarded-proto`` or ``host``, exactly as §1.1 says."""
+        combined = combine_headers(headers)
+        get = combined.get
+        inputs = _UrlInputs(url, get("host"), get("x-forwarded-host"), get("x-forwarded-proto"))
+        return cls(method, (_own_memo if inputs.short else _own_target)(inputs), combined)
+
+    def __repr__(self) -> str:
+        return f"RequestView(method={self._method!r})"
+
+    @property
+    def method(self) -> str:
+        """The method, uppercased where Fetch normalises it."""
+        return self._method
+
+    @property
+    def headers(self) -> Headers:
+        """The headers as Clerk's ``getHeader`` reads them."""
+        return self._headers
+
+    @property
+    def url(self) -> str:
+        """``clerkUrl.href``."""
+        return self._target.href
+
+    @property
+    def parsed_url(self) -> Url:
+        """``clerkUrl``."""
+        return self._target.url
+
+    @property
+    def query(self) -> Mapping[str, str]:
+        """``clerkUrl.searchParams``, the first value of each name."""
+        return self._target.query
+
+    @property
+    def cookies(self) -> Mapping[str, str]:
+        """The ``Cookie`` header as npm ``cookie`` parses it (§1.4)."""
+        if self._cookies is None:
+            self._cookies = parse_cookies(self._headers.get("cookie", ""))
+        return self._cookies
+
+    @property
+    def all_headers(self) -> Mapping[str, str]:
+        """Every header by lowercase name, empty ones included, sorted as Fetch iterates them (the refresh
+        call forwards them as ``request_headers``)."""
+        return dict(sorted(self._combined.items()))
+
+    def header(self, name: str) -> str | None:
+        """A header's value, ``None`` when missing or empty."""
+        return self._headers.get(name)
+
+    @property
+    def origin(self) -> str:
+        """``clerkUrl.origin``."""
+        return self._target.url.origin
+
+    @property
+    def pathname(self) -> str:
+        """``clerkUrl.pathname`` (what organization patterns match)."""
+        return self._target.url.pathname
+
+
+def original_request(method: str, url: str, headers: Iterable[tuple[str, str]]) -> RequestView:
+    """The request a proxy asks about (api.md §2), first found wins.
+
+    Method: ``X-Forwarded-Method``, ``X-Original-Method``, else ``method``. URL: ``X-Original-URL`` (relative
+    ones against the forwarded origin), else ``X-Forwarded-Proto`` + ``X-Forwarded-Host`` + (``X-Forwarded-Uri``
+    or ``X-Original-URI``), else the request's own URL re-based as in §1.1. Cookies and the other headers are
+    the client's, which proxies forward.
+    """
+    combined = combine_headers(headers)
+    get = combined.get
+    original_method = get("x-forwarded-method") or get("x-original-method") or method
+    inputs = _UrlInputs(
+        url,
+        get("host"),
+        get("x-forwarded-host"),
+        get("x-forwarded-proto"),
+        get("x-original-url"),
+        get("x-forwarded-uri") or get("x-original-uri"),
+    )
+    return RequestView(original_method, (_original_memo if inputs.short else _original_target)(inputs), combined)

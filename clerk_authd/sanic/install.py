@@ -1,0 +1,75 @@
+"""Where a Sanic app keeps its ``ClerkRuntime``: one per worker process, opened before it serves, closed after.
+
+Both the Sanic SDK (``clerk_middleware``) and the service (``service.app.create_app``) install the runtime with
+``install_runtime`` and find it with ``runtime_of``; ``request_view`` is how either sees a Sanic request.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Final
+
+from sanic import Request, Sanic
+
+from clerk_authd.clerk.backend_api import ClerkClient
+from clerk_authd.clerk.runtime import ClerkRuntime
+from clerk_authd.config import Settings
+from clerk_authd.rules.request import RequestView
+from clerk_authd.sanic.answers import AnswerPolicy
+
+AnyApp = Sanic[Any, Any]
+#: where the runtime and the answer policy live on ``app.ctx``
+_RUNTIME_ATTR: Final = "clerk_runtime"
+_ANSWERS_ATTR: Final = "clerk_answers"
+MSG_MIDDLEWARE_REQUIRED: Final = 'Clerk: The "clerk_middleware" should be registered before using "{name}".'
+
+
+class MiddlewareRequiredError(RuntimeError):
+    """``get_auth`` / ``require_auth`` ran on a request ``clerk_middleware`` did not see (Clerk throws too)."""
+
+
+def install_runtime(
+    app: AnyApp,
+    settings: Settings,
+    *,
+    clerk_client: ClerkClient | None = None,
+    on_jwks_fetch: Callable[[str], None] | None = None,
+    close_deadline_s: float = 5.0,
+) -> None:
+    """Give every worker of ``app`` its own ``ClerkRuntime``, opened before serving and closed after, and the
+    ``AnswerPolicy`` of ``settings``."""
+    setattr(app.ctx, _ANSWERS_ATTR, AnswerPolicy.from_settings(settings))
+
+    async def open_runtime(app: AnyApp) -> None:
+        runtime = ClerkRuntime(settings, clerk_client=clerk_client, on_jwks_fetch=on_jwks_fetch)
+        await runtime.open()
+        setattr(app.ctx, _RUNTIME_ATTR, runtime)
+
+    async def close_runtime(app: AnyApp) -> None:
+        runtime = getattr(app.ctx, _RUNTIME_ATTR, None)
+        if runtime is not None:
+            await runtime.close(close_deadline_s)
+
+    app.register_listener(open_runtime, "before_server_start")
+    app.register_listener(close_runtime, "after_server_stop")
+
+
+def runtime_of(app: AnyApp) -> ClerkRuntime:
+    """The worker's runtime; a clear error when the app was not set up with ``clerk_middleware``."""
+    runtime = getattr(app.ctx, _RUNTIME_ATTR, None)
+    if not isinstance(runtime, ClerkRuntime):
+        raise MiddlewareRequiredError(MSG_MIDDLEWARE_REQUIRED.format(name="clerk_middleware"))
+    return runtime
+
+
+def answers_of(app: AnyApp) -> AnswerPolicy:
+    """How the app answers a verdict; a clear error when the app was not set up with ``clerk_middleware``."""
+    answers = getattr(app.ctx, _ANSWERS_ATTR, None)
+    if not isinstance(answers, AnswerPolicy):
+        raise MiddlewareRequiredError(MSG_MIDDLEWARE_REQUIRED.format(name="clerk_middleware"))
+    return answers
+
+
+def request_view(request: Request) -> RequestView:
+    """The request as Clerk's Express SDK sees it: its URL re-based on the forwarded or ``Host`` headers."""
+    return RequestView.build(request.method, request.url, request.headers.items())

@@ -1,0 +1,196 @@
+"""The decision endpoints of api.md §3. Each handler: build the request view, decide, answer.
+
+``/verify``, ``/forward-auth`` and ``/ext-authz`` decide about the original request a proxy forwards (api.md
+§2); ``/has``, ``/auth`` about the caller's own request. All share ``ClerkRuntime.decide`` and differ only in
+the answer family (``answers.AnswerPolicy``). Each decision is logged once and counted in ``/metrics``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any, Final
+
+import orjson
+from sanic import Request, Sanic
+from sanic.response import HTTPResponse
+
+from clerk_authd.rules.request import HANDSHAKE, HANDSHAKE_NONCE, RequestView, original_request
+from clerk_authd.rules.requirements import (
+    NO_REQUIREMENTS,
+    REQUIREMENT_NAMES,
+    RequirementError,
+    Requirements,
+    is_clerk_parameter,
+    parse_batch,
+    parse_requirements,
+)
+from clerk_authd.rules.verdict import Verdict
+from clerk_authd.sanic.answers import AnswerPolicy, bad_request, with_empty_identity
+from clerk_authd.sanic.install import answers_of, request_view, runtime_of
+from clerk_authd.service.logging import DecisionLine, log_decision, log_operator_error
+from clerk_authd.service.ops import metrics_of
+
+ANY_METHOD: Final = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+EXT_AUTHZ_PREFIX: Final = "/ext-authz"
+DECISION_PATHS: Final = frozenset({"/verify", "/forward-auth", EXT_AUTHZ_PREFIX, "/handshake", "/has", "/auth"})
+Answer = Callable[[AnswerPolicy, Verdict], HTTPResponse]
+
+
+def register_routes(app: Sanic[Any, Any]) -> None:
+    """Add the decision endpoints to ``app``."""
+    app.add_route(verify, "/verify", methods=ANY_METHOD)
+    app.add_route(forward_auth, "/forward-auth", methods=ANY_METHOD)
+    app.add_route(ext_authz, EXT_AUTHZ_PREFIX, methods=ANY_METHOD, name="ext_authz_root")
+    app.add_route(ext_authz, EXT_AUTHZ_PREFIX + "/<original_path:path>", methods=ANY_METHOD)
+    app.add_route(handshake, "/handshake", methods=["GET", "HEAD"])
+    app.add_route(has, "/has", methods=["GET", "POST"])
+    app.add_route(auth, "/auth", methods=["GET"])
+    app.exception(Exception)(_framework_answer)
+
+
+def is_decision_path(path: str) -> bool:
+    """A path one of the decision endpoints answers (whatever the method)."""
+    return path in DECISION_PATHS or path.startswith(EXT_AUTHZ_PREFIX + "/")
+
+
+async def _framework_answer(request: Request, exception: Exception) -> HTTPResponse:
+    """Sanic's own answer (405 for a method the route does not take, 413 for an oversized body, 500), which on a
+    decision route carries every identity header, empty, like any other decision answer."""
+    response = request.app.error_handler.default(request, exception)
+    return with_empty_identity(response) if is_decision_path(request.path) else response
+
+
+async def verify(request: Request) -> HTTPResponse:
+    """nginx ``auth_request`` / ingress-nginx ``auth-url``: 200, 401 (+ where to go), 403, 503; never 3xx."""
+    view = original_request(request.method, request.url, request.headers.items())
+    return await _decide(request, "/verify", view, AnswerPolicy.auth_request)
+
+
+async def forward_auth(request: Request) -> HTTPResponse:
+    """Traefik ForwardAuth / Caddy ``forward_auth``: the same decision with real redirects."""
+    view = original_request(request.method, request.url, request.headers.items())
+    return await _decide(request, "/forward-auth", view, AnswerPolicy.forward_auth)
+
+
+async def ext_authz(request: Request, original_path: str = "") -> HTTPResponse:
+    """Envoy ``ext_authz`` (``path_prefix: /ext-authz``): the method, path and query are the original request's,
+    so requirements cannot come from the query here."""
+    target = request.path.removeprefix(EXT_AUTHZ_PREFIX) or "/"
+    url = f"{target}?{request.query_string}" if request.query_string else target
+    view = RequestView.build(request.method, url, request.headers.items())
+    return await _decide(request, EXT_AUTHZ_PREFIX, view, AnswerPolicy.forward_auth, requirements=NO_REQUIREMENTS)
+
+
+async def handshake(request: Request) -> HTTPResponse:
+    """Complete Clerk's handshake for the original URL: 307 back to it, clean, with every cookie."""
+    view = original_request(request.method, request.url, request.headers.items())
+    carried = any(view.query.get(name) or view.cookies.get(name) for name in (HANDSHAKE, HANDSHAKE_NONCE))
+    if not carried:
+        return _bad_request("/handshake", RequirementError(HANDSHAKE, "the original URL carries no handshake"))
+    return await _decide(request, "/handshake", view, AnswerPolicy.handshake_done, requirements=NO_REQUIREMENTS)
+
+
+async def has(request: Request) -> HTTPResponse:
+    """``GET``: the request's own token against the query's requirements. ``POST``: a batch of checks."""
+    if request.method == "GET":
+        return await _decide(
+            request, "/has", request_view(request), AnswerPolicy.has_single, own_url=True, at_least_one=True
+        )
+    started = time.perf_counter()
+    try:
+        query = _query_requirements(request, own_url=True, accepts_only=True)
+        batch = parse_batch(orjson.loads(request.body) if request.body else None)
+    except orjson.JSONDecodeError as exc:
+        return _bad_request("/has", RequirementError("body", f"is not JSON ({exc})"))
+    except RequirementError as exc:
+        return _bad_request("/has", exc)
+    headers = list(request.headers.items())
+    if batch.token is not None:  # without whitespace (parse_batch), Clerk's Bearer split gives back exactly it
+        carried = ("authorization", "cookie")
+        headers = [(k, v) for k, v in headers if k.lower() not in carried] + [
+            ("authorization", f"Bearer {batch.token}")
+        ]
+    runtime = runtime_of(request.app)
+    verdict = await runtime.decide(RequestView.build(request.method, request.url, headers), query)
+    results = [verdict.signed_in and verdict.auth is not None and verdict.auth.has(**c.params) for c in batch.checks]
+    return _record(request, "/has", verdict, answers_of(request.app).has_batch(verdict, results), started)
+
+
+async def auth(request: Request) -> HTTPResponse:
+    """Clerk's ``getAuth()`` as JSON, for services in any language (``accepts`` is the only parameter)."""
+    return await _decide(
+        request, "/auth", request_view(request), AnswerPolicy.auth_json, own_url=True, accepts_only=True
+    )
+
+
+# --- the shared flow -----------------------------------------------------------------------------------------
+
+
+async def _decide(
+    request: Request,
+    endpoint: str,
+    view: RequestView,
+    answer: Answer,
+    *,
+    requirements: Requirements | None = None,
+    own_url: bool = False,
+    accepts_only: bool = False,
+    at_least_one: bool = False,
+) -> HTTPResponse:
+    """Read the requirements (400 naming a bad one), decide, answer, log and count.
+
+    ``own_url``: the endpoint decides about its own request, whose query also carries Clerk's parameters.
+    """
+    started = time.perf_counter()
+    if requirements is None:
+        try:
+            requirements = _query_requirements(request, own_url=own_url, accepts_only=accepts_only)
+        except RequirementError as exc:
+            return _bad_request(endpoint, exc)
+        if at_least_one and not requirements.checks:
+            why = f"give at least one requirement ({', '.join(REQUIREMENT_NAMES)})"
+            return _bad_request(endpoint, RequirementError("query", why))
+    runtime = runtime_of(request.app)
+    verdict = await runtime.decide(view, requirements)
+    return _record(request, endpoint, verdict, answer(answers_of(request.app), verdict), started)
+
+
+def _query_requirements(request: Request, *, own_url: bool, accepts_only: bool) -> Requirements:
+    """The query's requirements; where the query is the decided request's own (``/has``, ``/auth``), Clerk's
+    parameters (a handshake, a dev browser, a sync) are left to Clerk."""
+    pairs = request.get_query_args(keep_blank_values=True)
+    if own_url:
+        pairs = [(name, value) for name, value in pairs if not is_clerk_parameter(name)]
+    requirements = parse_requirements(pairs)
+    if accepts_only and requirements.checks:
+        raise RequirementError(requirements.checks[0].name, "this endpoint takes no requirements, only accepts")
+    return requirements
+
+
+def _bad_request(endpoint: str, error: RequirementError) -> HTTPResponse:
+    log_operator_error(endpoint, error.parameter, error.why)
+    return bad_request(error.parameter, error.why)
+
+
+def _record(request: Request, endpoint: str, verdict: Verdict, response: HTTPResponse, started: float) -> HTTPResponse:
+    """One log line and the metrics of one answered decision."""
+    seconds = time.perf_counter() - started
+    status, reason, message = verdict.summary()
+    metrics_of(request.app).decision(endpoint, response.status, reason, seconds)
+    log_decision(
+        DecisionLine(
+            endpoint=endpoint,
+            status=response.status,
+            auth_status=status,
+            reason=reason or None,
+            user_id=verdict.auth.user_id if verdict.auth is not None else None,
+            kid=verdict.kid,
+            cache=verdict.cache,
+            duration_ms=seconds * 1000,
+            message=message or None,
+            requirement=verdict.unmet.describe() if verdict.unmet is not None else None,
+        ),
+        debug=runtime_of(request.app).settings.debug,
+    )
+    return response
