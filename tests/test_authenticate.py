@@ -13,21 +13,17 @@ from typing import Any
 
 import pytest
 
-from clerk_authd.clerk.authenticate import (
-    MSG_MACHINE_KEY,
-    MSG_MISSING_AZP,
-    MSG_MISSING_SECRET_KEY,
-    MSG_ORG_LOOP,
-    AuthenticateOptions,
-    Authenticator,
-    authenticate_request,
-)
+from clerk_authd.clerk.authenticate import Authenticator, authenticate_request
 from clerk_authd.clerk.backend_api import ClerkClient
 from clerk_authd.clerk.cache import VerifiedTokenCache
+from clerk_authd.clerk.cookie_path import MSG_MISSING_AZP
 from clerk_authd.clerk.keystore import KeyStore
+from clerk_authd.clerk.options import AuthenticateOptions
+from clerk_authd.clerk.preconditions import MSG_MACHINE_KEY, MSG_MISSING_SECRET_KEY
 from clerk_authd.errors import AuthenticateRequestError
 from clerk_authd.rules.cached_verdict import CachedVerdict
 from clerk_authd.rules.keys import KeyResolver, PemKey, VerificationKey
+from clerk_authd.rules.org_activation import MSG_ORG_LOOP
 from clerk_authd.rules.request import RequestView
 from clerk_authd.rules.state import RequestState
 from clerk_authd.rules.tokentypes import AcceptsToken

@@ -8,25 +8,23 @@ from typing import Any
 import pytest
 
 from clerk_authd.clerk.backend_api import ClerkClient
-from clerk_authd.clerk.handshake import (
-    MSG_CLOCK_SKEW,
+from clerk_authd.clerk.handshake import MSG_CLOCK_SKEW, resolve_handshake, verify_handshake_token
+from clerk_authd.clerk.tokens import VerifyOptions
+from clerk_authd.errors import AuthenticateRequestError, HandshakeError, TokenVerificationError
+from clerk_authd.rules.carriers import Carriers
+from clerk_authd.rules.handshake import (
     MSG_LOOP,
     MSG_SATELLITE_LOOP,
     Context,
     apply_directives,
     handshake_location,
     is_eligible,
-    is_known_clerk_referrer,
     maybe_handshake,
-    resolve_handshake,
-    verify_handshake_token,
 )
-from clerk_authd.clerk.tokens import VerifyOptions
-from clerk_authd.errors import AuthenticateRequestError, HandshakeError, TokenVerificationError
-from clerk_authd.rules.carriers import Carriers
 from clerk_authd.rules.instance import Instance
 from clerk_authd.rules.keys import PemKey
 from clerk_authd.rules.orgsync import OrganizationMatcher
+from clerk_authd.rules.referrer import is_known_clerk_referrer
 from clerk_authd.rules.request import RequestView
 from clerk_authd.rules.state import RequestState
 from clerk_authd.testing.fake_clerk import FakeClerk

@@ -13,9 +13,10 @@ from typing import Any
 import orjson
 import pytest
 
-from clerk_authd.clerk.authenticate import AuthenticateOptions, Authenticator
+from clerk_authd.clerk.authenticate import Authenticator
 from clerk_authd.clerk.cache import VerifiedTokenCache
 from clerk_authd.clerk.keystore import KeyStore
+from clerk_authd.clerk.options import AuthenticateOptions
 from clerk_authd.clerk.tokens import rs256_signature_is_valid, verify_session_token
 from clerk_authd.rules import claims as claims_module
 from clerk_authd.rules import request as request_module

@@ -29,7 +29,7 @@ from joserfc import jwe
 from joserfc.errors import SecurityWarning
 from joserfc.jwk import RSAKey
 
-from clerk_authd.clerk.authenticate import AuthenticateOptions
+from clerk_authd.clerk.options import AuthenticateOptions
 from clerk_authd.clerk.tokens import VerifyOptions, verify_session_token
 from clerk_authd.config import Settings
 from clerk_authd.errors import TokenVerificationError

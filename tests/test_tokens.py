@@ -13,8 +13,8 @@ from typing import Any
 import orjson
 import pytest
 
-from clerk_authd.clerk.authenticate import AuthenticateOptions
 from clerk_authd.clerk.keystore import MSG_KID_MISMATCH
+from clerk_authd.clerk.options import AuthenticateOptions
 from clerk_authd.clerk.tokens import (
     VerifiedToken,
     VerifyOptions,

@@ -25,9 +25,9 @@ import orjson
 
 from clerk_authd import __version__
 from clerk_authd.errors import BackendAPIError
+from clerk_authd.rules.names import SUPPORTED_BAPI_VERSION
 
 #: the Backend API version Clerk's SDK pins in ``Clerk-API-Version``
-SUPPORTED_BAPI_VERSION: Final = "2026-05-12"
 USER_AGENT: Final = f"clerk_authd/{__version__}"
 
 _MULTIPLE_SLASHES = re.compile(r"(?<!:)/+")

@@ -15,10 +15,11 @@ import time
 from collections.abc import Callable
 from typing import Any, Literal
 
-from clerk_authd.clerk.authenticate import AuthenticateOptions, Authenticator
+from clerk_authd.clerk.authenticate import Authenticator
 from clerk_authd.clerk.backend_api import ClerkClient
 from clerk_authd.clerk.cache import VerifiedTokenCache
 from clerk_authd.clerk.keystore import KeyStore, KeyStoreStatus
+from clerk_authd.clerk.options import AuthenticateOptions
 from clerk_authd.config import Settings
 from clerk_authd.errors import AuthenticateRequestError, BackendAPIError
 from clerk_authd.reasons import UNEXPECTED_ERROR

@@ -28,8 +28,8 @@ from typing import TYPE_CHECKING, Final
 
 import orjson
 
-from clerk_authd.clerk.authenticate import AuthenticateOptions
 from clerk_authd.clerk.cache import token_digest
+from clerk_authd.clerk.options import AuthenticateOptions
 from clerk_authd.clerk.tokens import verify_session_token
 from clerk_authd.config import Settings, load_settings, read_sources
 from clerk_authd.errors import ConfigError, TokenVerificationError

@@ -19,7 +19,7 @@ import orjson
 from clerk_authd.js.values import js_less_than, js_number, js_parse_int, js_to_number, js_truthy
 from clerk_authd.rules.instance import Instance, strip_scheme
 from clerk_authd.rules.jwt import MAX_TOKEN_LENGTH, b64url_decode
-from clerk_authd.rules.request import (
+from clerk_authd.rules.names import (
     CLIENT_UAT_COOKIE,
     DEV_BROWSER,
     HANDSHAKE,
@@ -27,9 +27,8 @@ from clerk_authd.rules.request import (
     REDIRECT_COUNT_COOKIE,
     REFRESH_COOKIE,
     SESSION_COOKIE,
-    RequestView,
-    parse_authorization,
 )
+from clerk_authd.rules.request import RequestView, parse_authorization
 
 
 def peek_payload(token: str) -> dict[str, Any] | None:

@@ -141,14 +141,6 @@ def parse_cookies(header: str) -> dict[str, str]:
 
 # --- Clerk's names and the Authorization header --------------------------------------------------------
 
-SESSION_COOKIE: Final = "__session"
-REFRESH_COOKIE: Final = "__refresh"
-CLIENT_UAT_COOKIE: Final = "__client_uat"
-DEV_BROWSER: Final = "__clerk_db_jwt"
-HANDSHAKE: Final = "__clerk_handshake"
-HANDSHAKE_NONCE: Final = "__clerk_handshake_nonce"
-REDIRECT_COUNT_COOKIE: Final = "__clerk_redirect_count"
-
 
 def parse_authorization(value: str | None) -> str | None:
     """§1.3: ``split(' ', 2)``; a lone word is the token, ``Bearer <t>`` (case-sensitive) gives ``t``, else none."""

@@ -15,7 +15,8 @@ import orjson
 from sanic import Request, Sanic
 from sanic.response import HTTPResponse
 
-from clerk_authd.rules.request import HANDSHAKE, HANDSHAKE_NONCE, RequestView, original_request
+from clerk_authd.rules.names import HANDSHAKE, HANDSHAKE_NONCE
+from clerk_authd.rules.request import RequestView, original_request
 from clerk_authd.rules.requirements import (
     NO_REQUIREMENTS,
     REQUIREMENT_NAMES,
