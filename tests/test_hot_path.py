@@ -18,6 +18,7 @@ from clerk_authd.clerk.cache import VerifiedTokenCache
 from clerk_authd.clerk.keystore import KeyStore
 from clerk_authd.clerk.options import AuthenticateOptions
 from clerk_authd.clerk.tokens import rs256_signature_is_valid, verify_session_token
+from clerk_authd.js.cookies import parse_cookies
 from clerk_authd.rules import claims as claims_module
 from clerk_authd.rules import request as request_module
 from clerk_authd.rules.auth import SignedInAuth
@@ -25,7 +26,7 @@ from clerk_authd.rules.cached_verdict import CachedVerdict
 from clerk_authd.rules.carriers import Carriers, peek_payload
 from clerk_authd.rules.claims import PERMISSION_MEMO_SIZE, parse_session_claims
 from clerk_authd.rules.jwt import decode_jwt
-from clerk_authd.rules.request import URL_MEMO_MAX_INPUT, URL_MEMO_SIZE, RequestView, original_request, parse_cookies
+from clerk_authd.rules.request import URL_MEMO_MAX_INPUT, URL_MEMO_SIZE, RequestView, original_request
 from clerk_authd.rules.state import RequestState
 from clerk_authd.testing.mint import TokenMint, encode_v2_permissions
 from tests.conftest import FROZEN_NOW

@@ -4,13 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from clerk_authd.rules.request import (
-    RequestView,
-    combine_headers,
-    original_request,
-    parse_authorization,
-    parse_cookies,
-)
+from clerk_authd.js.cookies import parse_cookies
+from clerk_authd.js.headers import combine_headers
+from clerk_authd.rules.carriers import parse_authorization
+from clerk_authd.rules.request import RequestView, original_request
 from tests.support import request_view
 
 # --- §1.1 the effective URL ------------------------------------------------------------------------------

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from clerk_authd.js.url import _parse_any, _parse_canonical, form_encode, parse_form, parse_url
+from clerk_authd.js.form import form_encode, parse_form
+from clerk_authd.js.url import _parse_any, _parse_canonical, parse_url
 
 
 @pytest.mark.parametrize(

@@ -44,12 +44,12 @@ from clerk_authd.errors import (
     AuthenticateRequestError,
 )
 from clerk_authd.rules.cached_verdict import CachedVerdict
-from clerk_authd.rules.carriers import Carriers
+from clerk_authd.rules.carriers import Carriers, parse_authorization
 from clerk_authd.rules.handshake import Context
 from clerk_authd.rules.instance import Instance, PublishableKeyError
 from clerk_authd.rules.keys import KeyResolver, PemKey
 from clerk_authd.rules.orgsync import OrganizationMatcher, PatternError
-from clerk_authd.rules.request import RequestView, parse_authorization
+from clerk_authd.rules.request import RequestView
 from clerk_authd.rules.state import RequestState
 from clerk_authd.rules.tokentypes import (
     AcceptsToken,

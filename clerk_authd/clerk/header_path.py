@@ -6,11 +6,12 @@ from __future__ import annotations
 import logging
 from typing import Final
 
-from clerk_authd.clerk.machine import MachineTokenRejectedError, MachineVerifier
+from clerk_authd.clerk.machine import MachineVerifier
 from clerk_authd.clerk.refresh import SessionTokenErrors
 from clerk_authd.clerk.session_verifier import SessionVerifier
 from clerk_authd.reasons import TOKEN_TYPE_MISMATCH
 from clerk_authd.rules.handshake import Context
+from clerk_authd.rules.machine_auth import MachineTokenRejectedError
 from clerk_authd.rules.state import RequestState
 from clerk_authd.rules.tokentypes import (
     AcceptsToken,

@@ -28,7 +28,7 @@ from clerk_authd.rules.names import (
     REFRESH_COOKIE,
     SESSION_COOKIE,
 )
-from clerk_authd.rules.request import RequestView, parse_authorization
+from clerk_authd.rules.request import RequestView
 
 
 def peek_payload(token: str) -> dict[str, Any] | None:
@@ -135,3 +135,14 @@ class Carriers:
             handshake_nonce=view.query.get(HANDSHAKE_NONCE) or cookies.get(HANDSHAKE_NONCE) or None,
             redirect_count=0.0 if math.isnan(redirect_count) else redirect_count + 0.0,
         )
+
+
+def parse_authorization(value: str | None) -> str | None:
+    """§1.3: ``split(' ', 2)``; a lone word is the token, ``Bearer <t>`` (case-sensitive) gives ``t``, else none."""
+    if not value:
+        return None
+    pieces = value.split(" ")
+    scheme, token = pieces[0], pieces[1] if len(pieces) > 1 else ""
+    if not token:
+        return scheme
+    return token if scheme == "Bearer" else None

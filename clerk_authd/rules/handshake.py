@@ -1,4 +1,6 @@
-"""Clerk's handshake decision, pure: when a request is sent to FAPI, where exactly, and which cookies its directives set (clerk-semantics §7–§10)."""
+"""Clerk's handshake decision, pure: when a request is sent to FAPI, where exactly, and which cookies its directives
+set (clerk-semantics §7–§10).
+"""
 
 from __future__ import annotations
 

@@ -12,8 +12,9 @@ from typing import Final, Literal
 from clerk_authd.errors import KEYS_UNAVAILABLE_REASONS
 from clerk_authd.reasons import REQUIREMENT_NOT_MET, SESSION_PENDING
 from clerk_authd.rules.auth import Auth, SignedOutAuth
+from clerk_authd.rules.carriers import parse_authorization
 from clerk_authd.rules.identity import Header, Identity
-from clerk_authd.rules.request import RequestView, parse_authorization
+from clerk_authd.rules.request import RequestView
 from clerk_authd.rules.requirements import Requirement
 from clerk_authd.rules.state import RequestState, header_value
 
