@@ -6,7 +6,7 @@ import re
 from collections.abc import Awaitable, Callable
 
 from clerk_authd.testing.fake_clerk import FakeClerk
-from tests.service.conftest import Running, bearer
+from tests.servers import Running, bearer
 
 StartService = Callable[..., Awaitable[Running]]
 

@@ -10,7 +10,7 @@ import pytest
 from multidict import CIMultiDict, CIMultiDictProxy
 
 from clerk_authd.rules.verdict import IDENTITY_HEADERS
-from tests.service.conftest import DEADLINE_S, Answer, Running, assert_identity_headers
+from tests.servers import DEADLINE_S, Answer, Running, assert_identity_headers
 
 #: what a client might inject, hoping a proxy forwards it
 INJECTED = {"X-Clerk-User-Id": "user_admin", "X-Clerk-Auth-Status": "signed-in"}

@@ -10,7 +10,7 @@ import pytest
 
 from clerk_authd.errors import KEYS_UNAVAILABLE_REASONS
 from clerk_authd.testing.fake_clerk import FakeClerk
-from tests.service.conftest import SIGN_IN_URL, Answer, Running, assert_identity_headers, bearer
+from tests.servers import SIGN_IN_URL, Answer, Running, assert_identity_headers, bearer
 
 StartService = Callable[..., Awaitable[Running]]
 ORIGINAL = "https://app.example.com/dash?tab=1"

@@ -12,8 +12,6 @@ from clerk_authd.errors import BackendAPIError
 from clerk_authd.rules.names import SUPPORTED_BAPI_VERSION
 from clerk_authd.testing.fake_clerk import MSG_INVALID_SECRET_KEY, FakeClerk
 
-pytest_plugins = ["clerk_authd.testing.pytest_plugin"]
-
 
 def closed_port() -> int:
     """A loopback port nothing listens on (bound, then released)."""

@@ -26,8 +26,6 @@ from clerk_authd.reasons import Reason
 from clerk_authd.testing.fake_clerk import MSG_INVALID_SECRET_KEY, FakeClerk
 from clerk_authd.testing.mint import TokenMint
 
-pytest_plugins = ["clerk_authd.testing.pytest_plugin"]
-
 REFRESH_S = 300.0
 MIN_REFETCH_S = 10.0
 STALE_S = 3600.0

@@ -21,7 +21,7 @@ import aiohttp
 import pytest
 
 from clerk_authd.testing.fake_clerk import FakeClerk
-from tests.service.conftest import IDENTITY_HEADERS
+from tests.servers import IDENTITY_HEADERS
 
 CLI = [sys.executable, "-m", "clerk_authd"]
 #: every wait has a deadline well inside pytest-timeout's 120 s, so a stuck server fails the test instead of hanging

@@ -13,13 +13,13 @@ from collections.abc import Awaitable, Callable
 from typing import Any, NamedTuple
 
 import pytest
-from sanic import Request, Sanic
-from sanic.response import HTTPResponse, text
 
 from clerk_authd.config import load_settings
 from clerk_authd.sanic import clerk_middleware, get_auth, require_auth
 from clerk_authd.testing.fake_clerk import FakeClerk
-from tests.service.conftest import Answer, Running, assert_identity_headers, unique_app_name
+from sanic import Request, Sanic
+from sanic.response import HTTPResponse, text
+from tests.servers import Answer, Running, assert_identity_headers, unique_app_name
 
 StartService = Callable[..., Awaitable[Running]]
 ServeApp = Callable[[Sanic[Any, Any]], Awaitable[Running]]

@@ -24,8 +24,6 @@ from clerk_authd.testing.fake_clerk import (
 )
 from clerk_authd.testing.mint import TokenMint
 
-pytest_plugins = ["clerk_authd.testing.pytest_plugin"]
-
 
 def assert_verifies(token: str, jwks: dict[str, list[dict[str, Any]]]) -> None:
     """``token`` is RS256-signed by the JWKS entry its kid names (joserfc raises otherwise)."""

@@ -19,7 +19,7 @@ import pytest
 from loadtests.bench import SCENARIOS
 from loadtests.report import RATIOS
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]
 TINY_RUN = ["--duration", "1", "--warmup", "1", "--users", "4", "--valid-tokens", "20", "--fresh-tokens", "1500"]
 TINY_RUN += ["--bad-tokens", "10"]
 #: the whole tiny run takes well under this; the bound only keeps a hung run from hanging the suite

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 import pytest
 
 from clerk_authd.testing.fake_clerk import FakeClerk
-from tests.service.conftest import Answer, Running, assert_identity_headers, bearer
+from tests.servers import Answer, Running, assert_identity_headers, bearer
 
 API_KEY = "ak_service_test_key"
 M2M_TOKEN = "mt_service_test_token"

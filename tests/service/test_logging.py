@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from clerk_authd.testing.fake_clerk import FakeClerk
-from tests.service.conftest import Running, bearer
+from tests.servers import Running, bearer
 
 StartService = Callable[..., Awaitable[Running]]
 

@@ -19,10 +19,10 @@ from clerk_authd.errors import TokenVerificationError
 from clerk_authd.rules.jwt import DecodedJwt, b64url_decode, strict_json_object
 from clerk_authd.rules.keys import UnusableKeyError, VerificationKey, import_jwk
 from clerk_authd.testing.mint import TokenMint, session_claims
-from tests.conftest import FROZEN_NOW, VECTORS_DIR
+from tests.conftest import DATA_DIR, FROZEN_NOW
 from tests.support import JwksResolver
 
-WYCHEPROOF = VECTORS_DIR / "wycheproof"
+WYCHEPROOF = DATA_DIR / "wycheproof"
 RSA_FILES = (
     "rsa_signature_2048_sha256_test.json",
     "rsa_signature_3072_sha256_test.json",
