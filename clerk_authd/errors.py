@@ -54,6 +54,26 @@ KEYS_UNAVAILABLE_REASONS: Final = frozenset(
 )
 
 
+#: ``verifyToken``'s checks in Clerk's order (``clerk.tokens``), then our opt-in ``sid`` check: the values of
+#: ``TokenVerificationError.check``. ``format`` covers decoding and what the claims must be to build an auth object.
+CHECKS: Final = (
+    "format",
+    "header",
+    "key",
+    "typ",
+    "alg",
+    "signature",
+    "sub",
+    "aud",
+    "azp",
+    "iss",
+    "exp",
+    "nbf",
+    "iat",
+    "sid",
+)
+
+
 class ClerkAuthdError(Exception):
     """Base of every error this package raises on purpose."""
 
@@ -69,11 +89,13 @@ class ConfigError(ClerkAuthdError):
 class TokenVerificationError(ClerkAuthdError):
     """A token failed one of Clerk's checks. ``reason`` is Clerk's machine code, ``message`` its text."""
 
-    def __init__(self, reason: str, message: str, action: str | None = None) -> None:
+    def __init__(self, reason: str, message: str, action: str | None = None, *, check: str = "format") -> None:
         super().__init__(message)
         self.reason = reason
         self.message = message
         self.action = action
+        #: which of ``CHECKS`` failed, so that ``explain`` never reads a message
+        self.check = check
         self.token_carrier: TokenCarrier | None = None
 
     def full_message(self) -> str:

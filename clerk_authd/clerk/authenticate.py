@@ -28,7 +28,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import replace
-from typing import TYPE_CHECKING, Final
+from typing import Final
 
 from clerk_authd.clerk.backend_api import ClerkClient
 from clerk_authd.clerk.cache import VerifiedTokenCache
@@ -58,10 +58,6 @@ from clerk_authd.rules.tokentypes import (
     is_machine_token_type,
     is_token_type_accepted,
 )
-
-if TYPE_CHECKING:
-    pass
-
 
 log = logging.getLogger(__name__)
 

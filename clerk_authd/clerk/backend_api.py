@@ -23,9 +23,9 @@ from urllib.parse import quote, urlsplit, urlunsplit
 import aiohttp
 import orjson
 
-from clerk_authd import __version__
 from clerk_authd.errors import BackendAPIError
 from clerk_authd.rules.names import SUPPORTED_BAPI_VERSION
+from clerk_authd.version import __version__
 
 #: the Backend API version Clerk's SDK pins in ``Clerk-API-Version``
 USER_AGENT: Final = f"clerk_authd/{__version__}"

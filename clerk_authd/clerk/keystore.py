@@ -70,7 +70,7 @@ class _Failure:
     action: str | None
 
     def error(self) -> TokenVerificationError:
-        return TokenVerificationError(self.reason, self.message, self.action)
+        return TokenVerificationError(self.reason, self.message, self.action, check="key")
 
 
 def backoff_delay(failures: int, refresh_s: float, jitter: float) -> float:
@@ -171,6 +171,7 @@ class KeyStore:
                 Reason.JWK_KID_MISMATCH,
                 MSG_KID_MISMATCH.format(kid="undefined" if kid is None else kid),
                 Action.VERIFY_KEYS,
+                check="key",
             )
         raise self._unavailable().error()
 
