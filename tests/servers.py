@@ -23,7 +23,7 @@ import pytest
 from multidict import CIMultiDictProxy
 
 from clerk_authd.config import load_settings
-from clerk_authd.rules.verdict import IDENTITY_HEADERS
+from clerk_authd.rules.names import IDENTITY_HEADERS
 from clerk_authd.service.app import create_app
 from clerk_authd.testing.fake_clerk import DEFAULT_FRONTEND_API, FakeClerk
 from sanic import Sanic

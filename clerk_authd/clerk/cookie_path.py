@@ -37,7 +37,7 @@ from clerk_authd.rules.cached_verdict import CachedVerdict
 from clerk_authd.rules.handshake import Context, maybe_handshake
 from clerk_authd.rules.jwt import decode_jwt
 from clerk_authd.rules.keys import KeyResolver
-from clerk_authd.rules.names import DEV_BROWSER
+from clerk_authd.rules.names import DEV_BROWSER, REDIRECT_URL, SYNCED
 from clerk_authd.rules.org_activation import organization_sync
 from clerk_authd.rules.referrer import is_cross_origin_referrer, is_known_clerk_referrer
 from clerk_authd.rules.state import RequestState
@@ -86,7 +86,7 @@ class CookiePath:
                 log.error("Clerk: unable to resolve handshake: %s", error)  # noqa: TRY400 - expected; no traceback
             except HandshakeError as error:
                 log.error("Clerk: unable to resolve handshake: %s", error)  # noqa: TRY400 - expected; no traceback
-        synced = request.query.get("__clerk_synced")
+        synced = request.query.get(SYNCED)
         has_cookies = bool(session_cookie) or has_active_client
         if (
             options.is_satellite
@@ -102,16 +102,16 @@ class CookiePath:
                 sign_in = parse_url(options.sign_in_url)
                 if sign_in is None:
                     raise AuthenticateRequestError("Invalid URL: the signInUrl of a satellite must be absolute")
-                location = sign_in.appending("__clerk_redirect_url", request.url).href
+                location = sign_in.appending(REDIRECT_URL, request.url).href
                 return maybe_handshake(context, SATELLITE_NEEDS_SYNCING, "", location=location)
-        redirect_back = request.query.get("__clerk_redirect_url")
+        redirect_back = request.query.get(REDIRECT_URL)
         if development and not options.is_satellite and redirect_back:
             target = parse_url(redirect_back)
             if target is None:  # Clerk throws here; a hostile query must not fail the request
                 return RequestState.signed_out(UNEXPECTED_ERROR, "Invalid __clerk_redirect_url")
             if carriers.dev_browser_token:
                 target = target.appending(DEV_BROWSER, carriers.dev_browser_token)
-            location = target.setting("__clerk_synced", "true").href
+            location = target.setting(SYNCED, "true").href
             return maybe_handshake(context, PRIMARY_RESPONDS_TO_SYNCING, "", location=location)
         if development and DEV_BROWSER in request.query:
             return maybe_handshake(context, DEV_BROWSER_SYNC, "")

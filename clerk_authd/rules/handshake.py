@@ -16,7 +16,9 @@ from clerk_authd.reasons import SATELLITE_NEEDS_SYNCING
 from clerk_authd.rules.carriers import Carriers
 from clerk_authd.rules.instance import Instance
 from clerk_authd.rules.names import (
+    API_VERSION_PARAM,
     DEV_BROWSER,
+    HANDSHAKE_REASON,
     LEGACY_DEV_SESSION,
     REDIRECT_COUNT_COOKIE,
     SESSION_COOKIE,
@@ -77,9 +79,9 @@ def handshake_location(context: Context, reason: str) -> str:
     carriers = context.carriers
     params = [
         ("redirect_url", context.request.parsed_url.without_params(DEV_BROWSER, LEGACY_DEV_SESSION).href),
-        ("__clerk_api_version", SUPPORTED_BAPI_VERSION),
+        (API_VERSION_PARAM, SUPPORTED_BAPI_VERSION),
         ("suffixed_cookies", "true" if carriers.suffixed else "false"),
-        ("__clerk_hs_reason", reason),
+        (HANDSHAKE_REASON, reason),
         ("format", "nonce"),
     ]
     if carriers.session_token:

@@ -28,10 +28,9 @@ from sanic.response import HTTPResponse
 from clerk_authd.config import Settings
 from clerk_authd.rules.auth import SignedInAuth
 from clerk_authd.rules.handshake import is_eligible
-from clerk_authd.rules.names import HANDSHAKE_PARAMS
-from clerk_authd.rules.verdict import IDENTITY_HEADERS, Verdict
+from clerk_authd.rules.names import HANDSHAKE_PARAMS, IDENTITY_HEADERS, REDIRECT_TO_HEADER
+from clerk_authd.rules.verdict import Verdict
 
-REDIRECT_TO_HEADER: Final = "x-clerk-redirect-to"
 NO_STORE: Final = "no-store"
 _INVALID_TOKEN_CHALLENGE: Final = 'Bearer error="invalid_token"'
 _JSON: Final = "application/json"

@@ -31,6 +31,7 @@ from aiohttp import web
 
 from clerk_authd.rules.instance import cookie_suffix, parse_publishable_key
 from clerk_authd.rules.jwt import peek_jwt
+from clerk_authd.rules.names import SESSION_COOKIE
 from clerk_authd.testing.mint import TokenMint, session_claims
 
 DEFAULT_FRONTEND_API: Final = "clerk.authd.localhost"
@@ -300,7 +301,7 @@ class FakeClerk:
         lifetime = claims.get("exp", 0) - claims.get("iat", 0) if _all_ints(claims, "exp", "iat") else 0
         now = int(self._clock())
         claims.update(iat=now, nbf=now - 10, exp=now + (lifetime if lifetime > 0 else 60))
-        name = f"__session_{self.cookie_suffix}" if suffixed else "__session"
+        name = f"{SESSION_COOKIE}_{self.cookie_suffix}" if suffixed else SESSION_COOKIE
         cookie = f"{name}={self.mint.sign(claims)}; Path=/; Secure; SameSite=Lax"
         return web.json_response({"object": "cookies", "cookies": [cookie]}, dumps=_dumps)
 

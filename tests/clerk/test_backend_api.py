@@ -6,11 +6,11 @@ import socket
 
 import pytest
 
-from clerk_authd import __version__
 from clerk_authd.clerk.backend_api import ClerkClient, ClientState, join_paths
 from clerk_authd.errors import BackendAPIError
 from clerk_authd.rules.names import SUPPORTED_BAPI_VERSION
 from clerk_authd.testing.fake_clerk import MSG_INVALID_SECRET_KEY, FakeClerk
+from clerk_authd.version import __version__
 
 
 def closed_port() -> int:

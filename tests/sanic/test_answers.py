@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 import pytest
 from multidict import CIMultiDict, CIMultiDictProxy
 
-from clerk_authd.rules.verdict import IDENTITY_HEADERS
+from clerk_authd.rules.names import IDENTITY_HEADERS
 from tests.servers import DEADLINE_S, Answer, Running, assert_identity_headers
 
 #: what a client might inject, hoping a proxy forwards it
