@@ -1,29 +1,32 @@
-"""Every exception clerk_authd raises, and the Clerk reason string each one carries.
+"""Every exception clerk_authd raises on purpose; the reason strings they carry are ``reasons.py``'s.
 
 ::
 
     ClerkAuthdError
     ├── ConfigError                     bad settings; lists every bad variable at once
-    ├── TokenVerificationError          Clerk's TokenVerificationError: reason + message + action
+    ├── TokenVerificationError          Clerk's TokenVerificationError: reason + message + action, and the
+    │                                   failed check (``check``, one of ``CHECKS``)
     ├── MachineTokenVerificationError   Clerk's MachineTokenVerificationError: code + message + status
+    │   └── rules.machine_auth.MachineTokenRejectedError   ... and the token type the signed-out state reports
     ├── BackendAPIError                 a non-2xx, garbled or unreachable Clerk Backend API call
     ├── AuthenticateRequestError        a precondition Clerk throws for (missing keys, dev handshake failure)
     └── HandshakeError                  a handshake's cookies did not give a verified session (Clerk's Error)
 
     ValueError                          input errors of one parser, translated by its callers (never public)
-    ├── pem.PemKeyError                 CLERK_JWT_KEY is not a usable RSA public key → ConfigError, jwk-local-missing
-    ├── keys.UnusableKeyError           one JWKS entry cannot verify RS256 → the KeyStore skips it, logged
-    ├── instance.PublishableKeyError    a publishable key does not decode → ConfigError, AuthenticateRequestError
-    ├── orgsync.PatternError            an organization pattern does not compile → ConfigError,
+    ├── rules.pem.PemKeyError           CLERK_JWT_KEY is not a usable RSA public key → ConfigError, jwk-local-missing
+    ├── rules.keys.UnusableKeyError     one JWKS entry cannot verify RS256 → the KeyStore skips it, logged
+    ├── rules.instance.PublishableKeyError   a publishable key does not decode → ConfigError,
     │                                   AuthenticateRequestError
-    └── service.requirements.RequirementError   a bad requirement in a decision request → 400
+    ├── rules.orgsync.PatternError      an organization pattern does not compile → ConfigError,
+    │                                   AuthenticateRequestError
+    └── rules.requirements.RequirementError   a bad requirement in a decision request → 400
 
     RuntimeError
-    └── sanic.MiddlewareRequiredError   get_auth / require_auth on a request clerk_middleware did not see
+    └── sanic.install.MiddlewareRequiredError   get_auth / require_auth on a request clerk_middleware did not see
 
 Foreign exceptions (joserfc, aiohttp, json) are translated into these at one boundary each:
-``tokens.py`` for joserfc, ``backend_api.py`` for aiohttp. Nothing above those modules ever sees a
-foreign exception type.
+``clerk/tokens.py`` and ``rules/keys.py`` for joserfc, ``clerk/backend_api.py`` for aiohttp. Nothing above
+those modules ever sees a foreign exception type.
 """
 
 from __future__ import annotations

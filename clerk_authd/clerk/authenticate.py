@@ -8,18 +8,10 @@
             handshake resolution → satellite sync → primary sync → dev browser → client_uat checks
             → decode → type guards → iat vs client_uat → verify → cross-origin sync → organization sync
 
-Verification failures go through ``handleSessionTokenError`` (§6): time-related ones may refresh the session
-through the Backend API or hand-shake, the others are signed-out with Clerk's reason and full message.
-
-A verified session token is cached (``cache.VerifiedTokenCache``) until its ``exp`` plus the clock skew, keyed
-by a digest of the token: a hit skips decoding and signature checks. Only tokens that passed the type guards
-are cached, so a hit may skip them too; expired tokens miss and take the full path. The state says whether
-the cache answered (``RequestState.cache_hit``) and carries the verdict (its ``kid``, and the identity headers
-a caller rendered for it once: ``CachedVerdict.identity_headers``).
-
-Machine tokens (API keys, M2M and OAuth tokens, opaque or JWT) are classified here and verified by
-``machine.MachineVerifier`` (§18): signed in with the machine's auth object, or signed out with Clerk's machine
-code as the reason and ``"<msg> (code=…, status=…)"`` as the message. Their verdicts are never cached.
+Each stage is its own module: ``preconditions``, ``header_path`` (session and machine tokens in the
+``Authorization`` header), ``cookie_path``, ``session_verifier`` (the cached verify), ``refresh`` (Clerk's
+``handleSessionTokenError``: a refresh through the Backend API, a handshake, or signed out) and ``handshake``
+(resolving one). This module dispatches between them and is the library's ``authenticate_request``.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 A runtime owns the settings, the Backend API client (unless the caller shares one), the keys (a ``KeyStore``
 kept fresh in the background, or the networkless PEM key), the verified-token cache and the ``Authenticator``.
 ``decide`` is the service's one decision: Clerk's ``authenticateRequest``, then the requirements, as a
-``Verdict`` that ``service.answers`` renders. It knows nothing of Sanic apps: ``sanic_runtime`` gives each
+``Verdict`` that ``sanic.answers`` renders. It knows nothing of Sanic apps: ``sanic.install`` gives each
 worker of an app its own, and ``clerk-authd check`` / ``explain`` open one for a single run.
 """
 

@@ -4,14 +4,15 @@ Clerk runs on Node and the Fetch API, so every fact it takes from a request pass
 semantics that Python's standard library does not share. This module reproduces the parts that decide outcomes,
 and never raises on hostile input, falling back where Clerk falls back:
 
-- headers as Node combines repeated ones and Fetch trims them; an empty value counts as absent (§1.2);
-- cookies as npm ``cookie`` 1.1.1 parses them: first occurrence wins, quotes kept, percent-decoding only when it
-  succeeds (§1.4); the ``Authorization`` value as Clerk splits it (§1.3); the names of Clerk's cookies;
-- the URL (``clerkUrl``, parsed by ``url.py``), rebuilt from ``x-forwarded-host`` / ``x-forwarded-proto`` as
+- headers as Node combines repeated ones and Fetch trims them; an empty value counts as absent (§1.2;
+  ``js.headers``);
+- cookies as npm ``cookie`` 1.1.1 parses them (§1.4; ``js.cookies``);
+- the URL (``clerkUrl``, parsed by ``js.url``), rebuilt from ``x-forwarded-host`` / ``x-forwarded-proto`` as
   ``deriveUrlFromHeaders`` does (§1.1), and, for the proxy endpoints, from ``X-Original-URL`` and friends
   (api.md §2); the query as ``URLSearchParams`` parses it.
 
-Which of the request's tokens Clerk then uses is ``carriers.py``'s business.
+Which of the request's tokens Clerk then uses (the ``Authorization`` value as Clerk splits it, §1.3; the
+session cookie) is ``carriers``' business.
 """
 
 from __future__ import annotations

@@ -9,8 +9,8 @@
                                         call gets 401 JSON; requirements (permission=, role=, ...) give 403
 
 This module is the public surface only. Options are Clerk's Express option names in snake_case
-(``express_options``); each worker decides with its own ``ClerkRuntime`` (``runtime``, installed by
-``sanic_runtime``); a denial is answered as the service's ``/forward-auth`` answers it (``service.answers``).
+(``express_options``); each worker decides with its own ``ClerkRuntime`` (``clerk.runtime``, installed by
+``install``); a denial is answered as the service's ``/forward-auth`` answers it (``answers.AnswerPolicy``).
 """
 
 from __future__ import annotations
