@@ -83,10 +83,10 @@ def _print_dev_welcome(settings: Settings, issuer: DevIssuer, sock: socket.socke
 def run(settings: Settings, sock: socket.socket) -> None:
     """Serve ``settings`` on ``sock``: one worker in this process, or Sanic's worker manager with one process per
     worker (each builds the app from the same settings and accepts on the same socket)."""
+    from sanic import Sanic  # noqa: PLC0415 - only serve needs Sanic's worker machinery
     from sanic.worker.loader import AppLoader  # noqa: PLC0415 - same reason
 
     from clerk_authd.service.app import create_app  # noqa: PLC0415 - same reason
-    from sanic import Sanic  # noqa: PLC0415 - only serve needs Sanic's worker machinery
 
     single = settings.workers == 1
     if not single and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
