@@ -7,7 +7,8 @@ verifications outside ``/v1`` (``POST /api_keys/verify``, ``/m2m_tokens/verify``
 ``/oauth_applications/access_tokens/verify``: Clerk-shaped JSON for registered tokens, 404 for others).
 It checks the bearer on every endpoint like Clerk (the M2M endpoint also takes the machine secret key), and
 fails on demand: a forced status (``fail_with``, ``go_down``), a slow answer
-(``slow``), a 200 that is not JSON (``serve_garbage``), an empty key set (``serve_empty_keys``).
+(``slow``), a 200 that is not JSON (``serve_garbage``), an empty key set (``serve_empty_keys``), a connection
+closed without an answer (``drop_connections``).
 ``heal()`` turns every failure off. Key rotation is ``rotate()`` / ``add_key()`` / ``retire_key()``.
 
 ``FakeClerkThread`` runs one on its own event loop in a background thread, for ``serve --dev`` and load
@@ -55,12 +56,15 @@ def clerk_error(code: str, message: str, long_message: str | None = None) -> dic
     return {"code": code, "message": message, "long_message": long_message or message, "meta": {}}
 
 
+def _json_response(value: object, status: int = 200) -> web.Response:
+    """JSON as Clerk sends it: ``Content-Type: application/json`` exactly. ``@clerk/backend`` parses a body as
+    JSON only under that exact type (aiohttp's ``json_response`` adds ``; charset=utf-8``, which Clerk reads as
+    text), so a Node client sees FakeClerk as it sees Clerk."""
+    return web.Response(body=orjson.dumps(value), status=status, content_type="application/json")
+
+
 def _errors_response(status: int, errors: list[dict[str, object]]) -> web.Response:
-    return web.json_response({"errors": errors, "clerk_trace_id": "fake"}, status=status, dumps=_dumps)
-
-
-def _dumps(value: object) -> str:
-    return orjson.dumps(value).decode()
+    return _json_response({"errors": errors, "clerk_trace_id": "fake"}, status)
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,7 +104,7 @@ class FakeClerk:
         self._clock = clock
         self._jwks: list[dict[str, Any]] = [self.mint.jwk]
         self._rotations = 0
-        self._nonces: dict[str, list[str]] = {}
+        self._nonces: dict[str, object] = {}
         self._refresh_tokens: dict[str, str] = {}
         self._machine_tokens: dict[tuple[str, str], dict[str, Any]] = {}
         self.received: list[RecordedRequest] = []
@@ -108,6 +112,7 @@ class FakeClerk:
         self._forced: tuple[int, list[dict[str, object]]] | None = None
         self._delay_s = 0.0
         self._garbage = False
+        self._drop = False
         self._empty_keys = False
         self._runner: web.AppRunner | None = None
         self._url: str | None = None
@@ -181,9 +186,12 @@ class FakeClerk:
         claims.setdefault("now", self._clock())
         return self.mint.sign(session_claims(**claims))
 
-    def register_handshake_nonce(self, nonce: str, directives: list[str]) -> None:
-        """Make ``GET /v1/clients/handshake_payload?nonce=<nonce>`` answer ``directives``."""
-        self._nonces[nonce] = list(directives)
+    def register_handshake_nonce(self, nonce: str, directives: object) -> None:
+        """Make ``GET /v1/clients/handshake_payload?nonce=<nonce>`` answer ``{"directives": directives}``.
+
+        Normally a list of ``Set-Cookie`` strings; any JSON value is served as given (malformed payloads).
+        """
+        self._nonces[nonce] = list(directives) if isinstance(directives, list) else directives
 
     def register_refresh_token(self, session_id: str, refresh_token: str) -> None:
         """Make ``POST /v1/sessions/<session_id>/refresh`` accept ``refresh_token``."""
@@ -228,6 +236,10 @@ class FakeClerk:
         """Answer every request with an HTML body that is not JSON: status 200, or the ``fail_with`` status."""
         self._garbage = True
 
+    def drop_connections(self) -> None:
+        """Close every connection without answering (Clerk unreachable mid-request: ``fetch`` fails)."""
+        self._drop = True
+
     def serve_empty_keys(self) -> None:
         """Serve ``{"keys": []}`` from the JWKS endpoint."""
         self._empty_keys = True
@@ -237,6 +249,7 @@ class FakeClerk:
         self._forced = None
         self._delay_s = 0.0
         self._garbage = False
+        self._drop = False
         self._empty_keys = False
 
     # -- the server --------------------------------------------------------------------------------------
@@ -254,6 +267,9 @@ class FakeClerk:
             self.jwks_fetches += 1
         if self._delay_s:
             await asyncio.sleep(self._delay_s)
+        if self._drop and request.transport is not None:
+            request.transport.abort()
+            return web.Response()
         if self._garbage:
             status = 200 if self._forced is None else self._forced[0]
             return web.Response(status=status, text=GARBAGE_BODY, content_type="text/html")
@@ -272,12 +288,12 @@ class FakeClerk:
 
     def _route(self, request: web.Request, body: Any) -> web.Response:
         if request.method == "GET" and request.path == "/v1/jwks":
-            return web.json_response(self.jwks, dumps=_dumps)
+            return _json_response(self.jwks)
         if request.method == "GET" and request.path == "/v1/clients/handshake_payload":
             directives = self._nonces.get(request.query.get("nonce", ""))
             if directives is None:
                 return _errors_response(404, [clerk_error("resource_not_found", "not found")])
-            return web.json_response({"directives": directives}, dumps=_dumps)
+            return _json_response({"directives": directives})
         if request.method == "POST" and request.path in MACHINE_VERIFY_ENDPOINTS:
             return self._verify_machine_token(*MACHINE_VERIFY_ENDPOINTS[request.path], body)
         match = _REFRESH_PATH.fullmatch(request.path)
@@ -303,7 +319,7 @@ class FakeClerk:
         claims.update(iat=now, nbf=now - 10, exp=now + (lifetime if lifetime > 0 else 60))
         name = f"{SESSION_COOKIE}_{self.cookie_suffix}" if suffixed else SESSION_COOKIE
         cookie = f"{name}={self.mint.sign(claims)}; Path=/; Secure; SameSite=Lax"
-        return web.json_response({"object": "cookies", "cookies": [cookie]}, dumps=_dumps)
+        return _json_response({"object": "cookies", "cookies": [cookie]})
 
     def _verify_machine_token(self, token_type: str, member: str, body: Any) -> web.Response:
         """A registered token's resource JSON; 404 for any other token, 422 without the body member."""
@@ -313,7 +329,7 @@ class FakeClerk:
         answer = self._machine_tokens.get((token_type, token))
         if answer is None:
             return _errors_response(404, [clerk_error("resource_not_found", "not found")])
-        return web.json_response(answer, dumps=_dumps)
+        return _json_response(answer)
 
 
 #: Clerk's resource JSON per machine token type, less ``id`` and the timestamps (``api/resources/JSON.ts``)
