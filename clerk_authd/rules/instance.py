@@ -61,12 +61,15 @@ def strip_scheme(url: str) -> str:
 class Instance:
     """A Clerk instance as the request flow sees it.
 
-    ``original_frontend_api`` is the host decoded from the publishable key; ``frontend_api`` is what the
-    handshake talks to: the proxy URL when one is set, ``clerk.<domain>`` for a production satellite, else
-    the decoded host (clerk-semantics §8, §15).
+    ``key_frontend_api`` is the host decoded from the publishable key. ``original_frontend_api`` is Clerk's
+    ``originalFrontendApi``, the issuer a cookie must name to belong to this instance: the decoded host, except on a
+    production satellite, where it is the satellite's own ``clerk.<domain>`` (Clerk parses the key with the domain
+    and satellite flag but without the proxy URL). ``frontend_api`` is what the handshake talks to: the proxy URL
+    when one is set, else ``original_frontend_api`` (clerk-semantics §8, §15).
     """
 
     publishable_key: str
+    key_frontend_api: str
     original_frontend_api: str
     instance_type: InstanceType
     cookie_suffix: str
@@ -83,17 +86,14 @@ class Instance:
     ) -> Instance:
         """Decode the key and apply Clerk's proxy / satellite overrides of the Frontend API."""
         host, instance_type = parse_publishable_key(publishable_key)
-        frontend_api = host
-        if proxy_url:
-            frontend_api = proxy_url
-        elif instance_type == "production" and is_satellite and domain:
-            frontend_api = f"clerk.{domain}"
+        original = f"clerk.{domain}" if instance_type == "production" and is_satellite and domain else host
         return cls(
             publishable_key=publishable_key,
-            original_frontend_api=host,
+            key_frontend_api=host,
+            original_frontend_api=original,
             instance_type=instance_type,
             cookie_suffix=cookie_suffix(publishable_key),
-            frontend_api=frontend_api,
+            frontend_api=proxy_url or original,
         )
 
     @property
@@ -103,7 +103,7 @@ class Instance:
 
     def derived_issuers(self, proxy_url: str = "", domain: str = "", is_satellite: bool = False) -> tuple[str, ...]:
         """The ``iss`` values this instance's tokens may carry: FAPI URL, proxy URL, satellite FAPI."""
-        issuers = [f"https://{self.original_frontend_api}"]
+        issuers = [f"https://{self.key_frontend_api}"]
         if proxy_url.startswith(("http://", "https://")):
             issuers.append(proxy_url.rstrip("/"))
         if is_satellite and domain:

@@ -365,6 +365,8 @@ class SatelliteCase:
     destination: str = "document"
     options: tuple[tuple[str, bool], ...] = ()
     valid_session: bool = False
+    #: the valid session's ``iss``: a production satellite's own Frontend API (``clerk.<domain>``) by default
+    issuer: str = "https://clerk.satellite.com"
 
 
 SATELLITE_CASES = {
@@ -377,6 +379,14 @@ SATELLITE_CASES = {
     ),
     "not a navigation": SatelliteCase("prod", ("signed-out", "session-token-and-uat-missing"), destination="empty"),
     "valid cookies": SatelliteCase("prod", ("signed-in", None), valid_session=True),
+    # Clerk's tokenBelongsToInstance compares iss with the satellite's clerk.<domain>: the primary's own cookie is
+    # another instance's, so the (absent) suffixed cookies are read
+    "primary-issued cookie": SatelliteCase(
+        "prod",
+        ("signed-out", "session-token-and-uat-missing"),
+        valid_session=True,
+        issuer="https://clerk.authd.localhost",
+    ),
     "autosync on": SatelliteCase(
         "prod",
         ("handshake", "satellite-needs-syncing"),
@@ -401,7 +411,7 @@ async def test_satellites_sync_as_clerk_pins(prod: Env, dev: Env, case: Satellit
     env = prod if case.instance == "prod" else dev
     values = dict(case.jar)
     if case.valid_session:
-        values.update(__session=env.token(), __client_uat="1")
+        values.update(__session=env.token(issuer=case.issuer), __client_uat="1")
     headers = {**cookie(**values), "sec-fetch-dest": case.destination}
     state = await env.run(URL + case.query, headers=headers, **SATELLITE, **dict(case.options))
     assert (state.status, state.reason) == case.expected

@@ -76,6 +76,27 @@ def test_a_production_satellite_talks_to_clerk_dot_its_domain() -> None:
     assert dev.frontend_api == "clerk.inspired.puma-74.lcl.dev"
 
 
+def test_a_production_satellites_own_issuer_is_clerk_dot_its_domain() -> None:
+    """Clerk's ``originalFrontendApi`` parses the key with the domain and satellite flag (not the proxy URL): a
+    production satellite's cookies belong to it when issued by ``clerk.<domain>``; a proxy URL moves only the
+    handshake; a development satellite keeps the key's host."""
+    prod = Instance.from_publishable_key(PK_LIVE, domain="sat.example", is_satellite=True)
+    proxied = Instance.from_publishable_key(
+        PK_LIVE, proxy_url="https://sat.example/__clerk", domain="sat.example", is_satellite=True
+    )
+    dev = Instance.from_publishable_key(PK_TEST, domain="sat.example", is_satellite=True)
+    assert (prod.key_frontend_api, prod.original_frontend_api) == (
+        "clerk.inspired.puma-74.lcl.dev",
+        "clerk.sat.example",
+    )
+    assert (proxied.original_frontend_api, proxied.frontend_api) == ("clerk.sat.example", "https://sat.example/__clerk")
+    assert dev.original_frontend_api == "clerk.inspired.puma-74.lcl.dev"
+    assert prod.derived_issuers(domain="sat.example", is_satellite=True) == (
+        "https://clerk.inspired.puma-74.lcl.dev",
+        "https://clerk.sat.example",
+    )
+
+
 def test_derived_issuers_cover_the_fapi_the_proxy_and_the_satellite_domain() -> None:
     """The derived ``iss`` list names every URL this instance's tokens may be issued from."""
     instance = Instance.from_publishable_key(PK_LIVE)
