@@ -28,9 +28,7 @@ def organization_sync(context: Context, signed_in: RequestState, auth: SignedInA
     if target is None:
         return signed_in
     if target.kind == "organization":
-        must_activate = bool(target.organization_slug and target.organization_slug != auth.org_slug) or bool(
-            target.organization_id and target.organization_id != auth.org_id
-        )
+        must_activate = target.differs_from(auth.org_id, auth.org_slug)
     else:
         must_activate = bool(auth.org_id)
     if not must_activate:

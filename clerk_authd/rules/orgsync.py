@@ -179,7 +179,7 @@ class _Parser:
         return result
 
 
-def _to_regex_source(tokens: list[str | _Param], keys: list[str | int]) -> str:
+def _to_regex_source(tokens: list[str | _Param], keys: list[_Param]) -> str:
     route = "^"
     for token in tokens:
         if isinstance(token, str):
@@ -189,7 +189,7 @@ def _to_regex_source(tokens: list[str | _Param], keys: list[str | int]) -> str:
         if not token.pattern:
             route += f"(?:{prefix}{suffix}){token.modifier}"
             continue
-        keys.append(token.name)
+        keys.append(token)
         if prefix or suffix:
             if token.modifier in ("+", "*"):
                 mod = "?" if token.modifier == "*" else ""
@@ -203,39 +203,65 @@ def _to_regex_source(tokens: list[str | _Param], keys: list[str | int]) -> str:
     return route + f"[{_escape(_DELIMITER)}]?$"
 
 
+#: a matched parameter: a string, or for a repeated one (``:slug+``, ``:slug*``) the list of its segments
+ParamValue = str | tuple[str, ...]
+
+
 class PathMatcher:
     """path-to-regexp v6 ``match(patterns)``: all patterns as one case-insensitive alternation."""
 
     __slots__ = ("_keys", "_regex")
 
     def __init__(self, patterns: Sequence[str]) -> None:
-        self._keys: list[str | int] = []
+        self._keys: list[_Param] = []
         try:
             sources = [_to_regex_source(_Parser(p).parse(), self._keys) for p in patterns]
             self._regex = re.compile("(?:" + "|".join(sources) + ")", re.IGNORECASE)
         except (PatternError, re.error) as exc:
             raise PatternError(f'Invalid pattern "{",".join(patterns)}": {exc}') from exc
 
-    def match(self, path: str) -> dict[str | int, str] | None:
-        """The named and numbered parameters of the first matching pattern, or ``None``."""
+    def match(self, path: str) -> dict[str | int, ParamValue] | None:
+        """The named and numbered parameters of the first matching pattern, or ``None``.
+
+        As v6 gives them: a repeated parameter is the list of its segments (the capture split on its prefix and
+        suffix), any other the captured string; a parameter that did not take part is absent.
+        """
         found = self._regex.match(path)
         if found is None:
             return None
-        return {key: value for key, value in zip(self._keys, found.groups(), strict=True) if value is not None}
+        params: dict[str | int, ParamValue] = {}
+        for key, value in zip(self._keys, found.groups(), strict=True):
+            if value is None:
+                continue
+            repeated = key.modifier in ("+", "*")
+            params[key.name] = tuple(value.split(key.prefix + key.suffix)) if repeated else value
+        return params
 
 
 @dataclass(frozen=True, slots=True)
 class OrgTarget:
-    """What the URL asks for: an organization by id or slug, or the personal account."""
+    """What the URL asks for: an organization by id or slug, or the personal account.
+
+    A repeated parameter's list is kept as Clerk keeps it: it never equals the active organization's id or slug (JS
+    compares an array with ``!==``), and it goes to FAPI as JavaScript writes an array, comma-joined.
+    """
 
     kind: Literal["organization", "personal_account"]
-    organization_id: str | None = None
-    organization_slug: str | None = None
+    organization_id: ParamValue | None = None
+    organization_slug: ParamValue | None = None
 
     @property
     def query_value(self) -> str:
-        """The ``organization_id`` handshake parameter: the id, else the slug, else ``""``."""
-        return self.organization_id or self.organization_slug or ""
+        """The ``organization_id`` handshake parameter: the slug, else the id, else ``""`` (``String(array)`` joins
+        a list with commas)."""
+        value = self.organization_slug or self.organization_id or ""
+        return value if isinstance(value, str) else ",".join(value)
+
+    def differs_from(self, org_id: str | None, org_slug: str | None) -> bool:
+        """Clerk's ``mustActivate`` for an organization target: a slug or id that is not the active one's."""
+        return bool(self.organization_slug and self.organization_slug != org_slug) or bool(
+            self.organization_id and self.organization_id != org_id
+        )
 
 
 class OrganizationMatcher:

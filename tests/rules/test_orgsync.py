@@ -73,9 +73,28 @@ def test_a_parameter_stops_at_delimiters() -> None:
 
 
 def test_optional_and_repeated_parameters_follow_v6() -> None:
-    """``?`` makes a prefixed parameter optional; ``*`` repeats it with its prefix."""
+    """``?`` makes a prefixed parameter optional; ``*`` and ``+`` repeat it with its prefix, and v6's ``match`` gives
+    a repeated parameter as the list of its segments (the capture split on prefix and suffix)."""
     assert PathMatcher(["/orgs/:slug?"]).match("/orgs") == {}
-    assert PathMatcher(["/files/:path*"]).match("/files/a/b/c") == {"path": "a/b/c"}
+    assert PathMatcher(["/files/:path*"]).match("/files/a/b/c") == {"path": ("a", "b", "c")}
+    assert PathMatcher(["/files/:path*"]).match("/files") == {}
+    assert PathMatcher(["/orgs/:slug+"]).match("/orgs/acme") == {"slug": ("acme",)}
+    assert PathMatcher(["/orgs{-:slug}+"]).match("/orgs-a-b") == {"slug": ("a", "b")}
+
+
+def test_a_repeated_slug_is_a_list_that_never_equals_the_active_one() -> None:
+    """Clerk compares the list with ``!==`` (always different, so even the active organization's own slug
+    hand-shakes) and sends it as JavaScript writes an array: ``organization_id=a,b``."""
+    matcher = OrganizationMatcher(["/orgs/:slug+"])
+    one = matcher.find_target("/orgs/acme")
+    two = matcher.find_target("/orgs/a/b")
+    assert one == OrgTarget(ORG, organization_slug=("acme",))
+    assert one is not None
+    assert one.differs_from("org_1", "acme")
+    assert two is not None
+    assert two.query_value == "a,b"
+    assert OrganizationMatcher(["/ids/:id*"]).find_target("/ids/x/y") == OrgTarget(ORG, organization_id=("x", "y"))
+    assert not OrgTarget(ORG, organization_slug="acme").differs_from("org_1", "acme")
 
 
 def test_no_patterns_means_no_target() -> None:
