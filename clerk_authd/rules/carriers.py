@@ -14,11 +14,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import orjson
-
-from clerk_authd.js.values import js_less_than, js_number, js_parse_int, js_to_number, js_truthy
+from clerk_authd.js.values import UNDEFINED, js_less_than, js_number, js_parse_int, js_to_number, js_truthy
 from clerk_authd.rules.instance import Instance, strip_scheme
-from clerk_authd.rules.jwt import MAX_TOKEN_LENGTH, b64url_decode
+from clerk_authd.rules.jwt import decode_jwt_loosely
 from clerk_authd.rules.names import (
     CLIENT_UAT_COOKIE,
     DEV_BROWSER,
@@ -32,18 +30,13 @@ from clerk_authd.rules.request import RequestView
 
 
 def peek_payload(token: str) -> dict[str, Any] | None:
-    """A JWT's payload, decoded without any check beyond JSON (Clerk's loose ``decodeJwt``); ``None`` if it is not.
+    """A JWT's payload as Clerk's lenient ``decodeJwt`` reads it; ``None`` where that fails (a header or signature
+    that does not decode counts, as in Clerk).
 
     Only a hint for choosing cookies: the token then chosen is decoded strictly and verified.
     """
-    parts = token.split(".")
-    if len(parts) != 3 or len(token) > MAX_TOKEN_LENGTH:
-        return None
-    try:
-        payload = orjson.loads(b64url_decode(parts[1]))
-    except ValueError:
-        return None
-    return payload if isinstance(payload, dict) else None
+    decoded = decode_jwt_loosely(token)
+    return decoded.payload if decoded is not None else None
 
 
 def _iat(token: str) -> object:
@@ -79,8 +72,9 @@ def uses_suffixed_cookies(cookies: Mapping[str, str], instance: Instance, now: f
 
 
 def _expired(token: str, now: float) -> bool:
+    """Clerk's ``sessionExpired``: ``exp <= now`` in JavaScript, so a missing ``exp`` (``undefined``, NaN) is not."""
     payload = peek_payload(token) if token else None
-    return payload is not None and js_to_number(payload.get("exp")) <= math.floor(now)
+    return payload is not None and js_to_number(payload.get("exp", UNDEFINED)) <= math.floor(now)
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,7 +3,9 @@
 Clerk decodes loosely; hostile input is refused here with Clerk's ``token-invalid`` reason instead
 (jwt-attacks §1): bounded size, canonical base64url with no padding, and strict JSON objects (no duplicate
 members, no ``NaN``/``Infinity``, valid UTF-8 without BOM or lone surrogates, bounded nesting).
-Used by verification, by cookie selection (reading ``iss``/``iat`` of a cookie) and by token classification.
+Used by verification and by token classification. ``decode_jwt_loosely`` is Clerk's own lenient ``decodeJwt``, for
+the decisions Clerk takes on it before anything is verified (which session cookie to trust) and for Clerk's reason
+when a token refused here would be refused by Clerk too.
 """
 
 from __future__ import annotations
@@ -98,6 +100,49 @@ def decode_jwt(token: str) -> DecodedJwt:
         signing_input=f"{header_segment}.{payload_segment}".encode("ascii"),
         signature=signature,
     )
+
+
+_B64URL_LOOSE = re.compile(r"([A-Za-z0-9_-]*)=*")
+
+
+def b64url_decode_loosely(segment: str) -> bytes:
+    """Clerk's ``base64url.parse(s, {loose: true})`` (rfc4648): any trailing ``=`` dropped, then canonical base64url
+    (an empty segment is empty bytes); anything else raises ``ValueError``, as Clerk's parser throws."""
+    match = _B64URL_LOOSE.fullmatch(segment)
+    if match is None:
+        raise ValueError("not base64url")
+    return b64url_decode(match.group(1)) if match.group(1) else b""
+
+
+def _js_json_parse(raw: bytes) -> Any:
+    """``JSON.parse(new TextDecoder().decode(raw))``: invalid UTF-8 replaced, a leading BOM dropped, any JSON value
+    (duplicate members: the last wins); anything else raises ``ValueError``."""
+    text = raw.decode("utf-8", "replace").removeprefix("\ufeff")
+    return orjson.loads(text)
+
+
+def decode_jwt_loosely(token: str) -> DecodedJwt | None:
+    """Clerk's own ``decodeJwt``, which is lenient: padded base64url, any JSON, an empty signature all decode.
+
+    ``None`` where Clerk's fails, and where the header or payload is not a JSON object (Clerk would read members of
+    a non-object, or throw reading them from ``null``). Clerk's choices that depend on it (which session cookie to
+    trust, ``usesSuffixedCookies``) and its reason for a token our strict ``decode_jwt`` refuses read this; nothing
+    is ever accepted on it.
+    """
+    parts = token.split(".")
+    if len(parts) != 3 or len(token) > MAX_TOKEN_LENGTH:
+        return None
+    header_segment, payload_segment, signature_segment = parts
+    try:
+        header = _js_json_parse(b64url_decode_loosely(header_segment))
+        payload = _js_json_parse(b64url_decode_loosely(payload_segment))
+        signature = b64url_decode_loosely(signature_segment)
+        signing_input = f"{header_segment}.{payload_segment}".encode("ascii")
+    except (ValueError, binascii.Error):  # orjson.JSONDecodeError and UnicodeEncodeError are ValueErrors
+        return None
+    if not isinstance(header, dict) or not isinstance(payload, dict):
+        return None
+    return DecodedJwt(header=header, payload=payload, signing_input=signing_input, signature=signature)
 
 
 def peek_jwt(token: str) -> DecodedJwt | None:

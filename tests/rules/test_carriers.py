@@ -108,6 +108,51 @@ def test_the_issuer_is_compared_without_any_scheme_or_proxy(fixture_mint: TokenM
     assert uses_suffixed_cookies(cookies.cookies, instance, NOW) is False
 
 
+def test_a_production_satellite_owns_the_cookies_clerk_dot_its_domain_issued(fixture_mint: TokenMint) -> None:
+    """Rule 2 compares ``iss`` with the satellite's own ``clerk.<domain>``: its own ``__session`` is read, the
+    primary's is another instance's (so the suffixed cookies are)."""
+    satellite = Instance.from_publishable_key(PK_LIVE, domain="sat.example", is_satellite=True)
+    own = request({"__session": token(fixture_mint, iss="https://clerk.sat.example"), "__client_uat": "1"})
+    primary = request({"__session": token(fixture_mint), "__client_uat": "1"})
+    assert uses_suffixed_cookies(own.cookies, satellite, NOW) is False
+    assert uses_suffixed_cookies(primary.cookies, satellite, NOW) is True
+
+
+def _reshaped(mint: TokenMint, change: str) -> str:
+    header, payload, signature = token(mint, iss="https://clerk.elsewhere.example").split(".")
+    if change == "padded":
+        return ".".join(part + "=" * (-len(part) % 4) for part in (header, payload, signature))
+    if change == "empty signature":
+        return f"{header}.{payload}."
+    if change == "header not JSON":
+        return f"bm90IGpzb24.{payload}.{signature}"
+    return f"{header}.{payload}.!!!"  # a signature that is not base64url
+
+
+@pytest.mark.parametrize(
+    ("change", "suffixed"),
+    [("padded", True), ("empty signature", True), ("header not JSON", False), ("signature not base64url", False)],
+)
+def test_the_session_cookie_is_peeked_at_with_clerks_lenient_decoding(
+    fixture_mint: TokenMint, change: str, suffixed: bool
+) -> None:
+    """Clerk's ``decodeJwt`` reads padded base64url and an empty signature (so the foreign ``iss`` decides, rule
+    2), but not a header that is not JSON or a signature that is not base64url (rule 1: un-suffixed)."""
+    cookies = {"__session": _reshaped(fixture_mint, change), f"__client_uat_{LIVE_SUFFIX}": "1"}
+    assert choice(cookies) is suffixed
+
+
+def test_a_suffixed_session_without_exp_is_not_expired(fixture_mint: TokenMint) -> None:
+    """Rule 6 asks ``exp <= now`` in JavaScript: a missing ``exp`` is ``undefined``, never expired, so a development
+    instance keeps the suffixed cookies."""
+    cookies = {
+        f"__client_uat_{TEST_SUFFIX}": "1",
+        "__client_uat": "0",
+        f"__session_{TEST_SUFFIX}": fixture_mint.sign({"sub": "user_1", "iss": ISSUER, "iat": NOW - 120}),
+    }
+    assert choice(cookies, PK_TEST) is True
+
+
 @pytest.mark.parametrize(("publishable_key", "expected"), [(PK_TEST, False), (PK_LIVE, True)])
 def test_an_expired_suffixed_session_with_a_signed_out_plain_uat(
     fixture_mint: TokenMint, publishable_key: str, expected: bool

@@ -11,6 +11,7 @@ from clerk_authd.rules.jwt import (
     MSG_UNDECODABLE,
     b64url_decode,
     decode_jwt,
+    decode_jwt_loosely,
     looks_like_jwt,
     peek_jwt,
 )
@@ -98,3 +99,30 @@ def test_the_jwt_shape_regex_is_clerks() -> None:
 def test_b64url_round_trips_canonical_input() -> None:
     """Canonical segments decode; the same bytes re-encode to the same text."""
     assert b64url_decode(b64url(b"\x00\xff\x10")) == b"\x00\xff\x10"
+
+
+@pytest.mark.parametrize(
+    ("token", "decodes"),
+    [
+        ("e30.e30.", True),  # an empty signature
+        ("e30=.e30==.c2ln", True),  # padding, any amount
+        ("e30.e30.c2l", False),  # "sig" short of a byte: rfc4648's "Unexpected end of data"
+        ("e30.e30.c2lo=a", False),  # padding inside
+        ("e30.MQ.c2ln", False),  # a payload that is JSON but not an object
+        ("bm90.e30.c2ln", False),  # "not" is not JSON
+        ("e30.e30", False),
+    ],
+)
+def test_clerks_lenient_decoding(token: str, decodes: bool) -> None:
+    """``decode_jwt_loosely`` is Clerk's ``decodeJwt``: loose base64url, any JSON, objects only for our use."""
+    assert (decode_jwt_loosely(token) is not None) is decodes
+    if decodes:
+        assert peek_jwt(token) is None  # the strict decoding still refuses it
+
+
+def test_lenient_json_is_javascripts() -> None:
+    """Duplicate members: the last wins; a BOM is dropped and invalid UTF-8 replaced, as ``TextDecoder`` does."""
+    payload = b64url(b'\xef\xbb\xbf{"iss":"a","iss":"b","x":"\xff"}')
+    decoded = decode_jwt_loosely(f"e30.{payload}.")
+    assert decoded is not None
+    assert decoded.payload == {"iss": "b", "x": "\ufffd"}
