@@ -145,10 +145,12 @@ class ClerkClient:
             raise BackendAPIError(f"{self.jwks_url} answered with JSON that is not an object", status=200)
         return body
 
-    async def get_handshake_payload(self, nonce: str) -> list[str]:
-        """``GET /v1/clients/handshake_payload?nonce=…``: the ``Set-Cookie`` directives of a handshake."""
+    async def get_handshake_payload(self, nonce: str) -> object:
+        """``GET /v1/clients/handshake_payload?nonce=…``: the ``directives`` member as Clerk sent it (normally a list
+        of ``Set-Cookie`` strings; ``None`` when absent). Clerk's SDK does not check its shape; the handshake rules
+        (``rules.handshake.directives_of``) give a malformed one the meaning Clerk's code gives it."""
         body = await self._request("GET", "/clients/handshake_payload", query={"nonce": nonce})
-        return _string_list(body, "directives", self.url_for("/clients/handshake_payload"))
+        return body.get("directives") if isinstance(body, dict) else None
 
     async def refresh_session(
         self,

@@ -33,7 +33,7 @@ from clerk_authd.js.values import UNDEFINED
 from clerk_authd.reasons import SESSION_TOKEN_MISSING, Reason
 from clerk_authd.rules.auth import signed_in_auth
 from clerk_authd.rules.carriers import Carriers
-from clerk_authd.rules.handshake import Context, apply_directives
+from clerk_authd.rules.handshake import Context, apply_directives, directives_of
 from clerk_authd.rules.jwt import decode_jwt
 from clerk_authd.rules.keys import KeyResolver
 from clerk_authd.rules.names import (
@@ -92,10 +92,13 @@ async def _directives(carriers: Carriers, client: ClerkClient | None, keys: KeyR
         if client is None:
             return []
         try:
-            return list(await client.get_handshake_payload(carriers.handshake_nonce))
+            directives = directives_of(await client.get_handshake_payload(carriers.handshake_nonce))
         except BackendAPIError as error:
             log.error("Clerk: HandshakeService: error getting handshake payload: %s", error)  # noqa: TRY400 - expected
             return []
+        if directives is None:
+            log.error("Clerk: HandshakeService: error getting handshake payload: its directives are not iterable")
+        return directives or []
     payload = await verify_handshake_token(carriers.handshake_token or "", keys)
     handshake = payload.get("handshake")
     return list(handshake) if isinstance(handshake, list) else []

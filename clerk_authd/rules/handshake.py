@@ -113,21 +113,31 @@ def cookie_name_and_value(directive: str) -> tuple[str, str | None]:
     return pieces[0], pieces[1] if len(pieces) > 1 else None
 
 
+def directives_of(payload_directives: object) -> list[object] | None:
+    """``cookiesToSet.push(...payload.directives)``: a list's items, a string's characters (a string is iterable in
+    JavaScript); ``None`` for any other value, where the spread throws (Clerk logs it and sets no cookie)."""
+    if isinstance(payload_directives, list | str):
+        return list(payload_directives)
+    return None
+
+
 def apply_directives(directives: Sequence[object]) -> tuple[list[str], str | None]:
     """Set-Cookie values as ``Headers.append`` stores them, and the value of the last ``__session*`` one.
 
-    JS throws on a directive that is not a string or that ``Headers`` refuses (CR, LF, NUL, beyond Latin-1);
-    so do we, with ``HandshakeError``, which also keeps a hostile payload from splitting a response header.
-    The session token is ``""`` when none was set, ``None`` when the last one had no ``=``.
+    The cookie's name and value are read from the directive as sent, before ``Headers`` trims it, as Clerk reads
+    them: `` __session=…`` sets no session, and ``__session= …`` sets a value that does not decode.
+    JS throws on a directive that is not a string (``split`` is not a function) or that ``Headers`` refuses (CR, LF,
+    NUL, beyond Latin-1); so do we, with ``HandshakeError``, which also keeps a hostile payload from splitting a
+    response header. The session token is ``""`` when none was set, ``None`` when the last one had no ``=``.
     """
     set_cookies: list[str] = []
     session_token: str | None = ""
     for directive in directives:
         stored = header_value(directive) if isinstance(directive, str) else None
-        if stored is None:
+        if not isinstance(directive, str) or stored is None:
             raise HandshakeError("a Set-Cookie directive is not a valid header value")
         set_cookies.append(stored)
-        name, value = cookie_name_and_value(stored)
+        name, value = cookie_name_and_value(directive)
         if name.startswith(SESSION_COOKIE):
             session_token = value
     return set_cookies, session_token

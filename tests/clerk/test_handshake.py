@@ -7,8 +7,10 @@ from typing import Any
 
 import pytest
 
+from clerk_authd.clerk.authenticate import Authenticator
 from clerk_authd.clerk.backend_api import ClerkClient
 from clerk_authd.clerk.handshake import MSG_CLOCK_SKEW, resolve_handshake, verify_handshake_token
+from clerk_authd.clerk.options import AuthenticateOptions
 from clerk_authd.clerk.tokens import VerifyOptions
 from clerk_authd.errors import AuthenticateRequestError, HandshakeError, TokenVerificationError
 from clerk_authd.rules.carriers import Carriers
@@ -17,6 +19,7 @@ from clerk_authd.rules.handshake import (
     MSG_SATELLITE_LOOP,
     Context,
     apply_directives,
+    directives_of,
     handshake_location,
     is_eligible,
     maybe_handshake,
@@ -227,6 +230,63 @@ async def test_an_unknown_nonce_is_logged_and_gives_no_cookies(
     assert caplog.records[-1].getMessage().startswith("Clerk: HandshakeService: error getting handshake payload: ")
 
 
+def nonce_authenticator(mint: TokenMint, client: ClerkClient) -> Authenticator:
+    """A production authenticator at Clerk's frozen clock with the Backend API at ``client``."""
+    options = AuthenticateOptions(publishable_key=PK_LIVE, secret_key="sk_test_xxx")
+    return Authenticator(options, keys=PemKey(mint.public_pem), client=client, clock=lambda: NOW)
+
+
+async def test_a_directive_with_edge_whitespace_sets_its_cookie_but_no_session(
+    fixture_mint: TokenMint, fake: FakeClerk, client: ClerkClient
+) -> None:
+    """`` __session=<t> ; Path=/`` is no session cookie to Clerk: signed out (``session-token-missing``), with the
+    CORS pair and both cookies, trimmed, in order."""
+    token = session(fixture_mint)
+    fake.register_handshake_nonce("ws", [f" __session={token} ; Path=/", "__client_uat=1666648250"])
+    view = request_view("http://example.com/dash?__clerk_handshake_nonce=ws", **DOC)
+    state = await nonce_authenticator(fixture_mint, client).authenticate(view)
+    assert (state.status, state.reason, state.message) == ("signed-out", "session-token-missing", "")
+    assert state.set_cookies == (f"__session={token} ; Path=/", "__client_uat=1666648250")
+    assert [h for h in state.headers if h[0].startswith("access-control")] == [
+        ("access-control-allow-origin", "null"),
+        ("access-control-allow-credentials", "true"),
+    ]
+
+
+@pytest.mark.parametrize(
+    "directives",
+    [["__client_uat=1", 42], [None], "__session= spaced"],
+    ids=["a number", "null", "a session value that does not decode"],
+)
+async def test_a_malformed_payload_abandons_the_handshake_for_the_request_cookies(
+    fixture_mint: TokenMint, fake: FakeClerk, client: ClerkClient, directives: object, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A non-string directive (``split`` throws) or a session that does not verify: Clerk logs the failure and
+    goes on with the request's own cookies, so this request's valid cookie signs it in, with no handshake cookie."""
+    fake.register_handshake_nonce("bad", [directives] if isinstance(directives, str) else directives)
+    own = session(fixture_mint, azp="https://example.com")
+    view = request_view(
+        "http://example.com/dash?__clerk_handshake_nonce=bad", cookie=f"__session={own}; __client_uat=1", **DOC
+    )
+    state = await nonce_authenticator(fixture_mint, client).authenticate(view)
+    assert (state.status, state.token, state.set_cookies) == ("signed-in", own, ())
+    assert caplog.records[-1].getMessage().startswith("Clerk: unable to resolve handshake: ")
+
+
+@pytest.mark.parametrize(
+    ("directives", "cookies"), [("ab=", ("a", "b", "=")), (None, ()), ({"x": 1}, ())], ids=["string", "null", "object"]
+)
+async def test_directives_that_are_no_list_are_spread_or_dropped(
+    fixture_mint: TokenMint, fake: FakeClerk, client: ClerkClient, directives: object, cookies: tuple[str, ...]
+) -> None:
+    """A string of directives sets one cookie per character; ``null`` or an object sets none (the spread throws
+    inside Clerk's ``try``): either way no session, ``session-token-missing``."""
+    fake.register_handshake_nonce("odd", directives)
+    view = request_view("http://example.com/dash?__clerk_handshake_nonce=odd", **DOC)
+    state = await nonce_authenticator(fixture_mint, client).authenticate(view)
+    assert (state.status, state.reason, state.set_cookies) == ("signed-out", "session-token-missing", cookies)
+
+
 async def test_without_a_client_a_nonce_gives_no_cookies(fixture_mint: TokenMint) -> None:
     """No Backend API client: no cookies, as Clerk without an ``apiClient``."""
     view = request_view("http://example.com/?__clerk_handshake_nonce=n", **DOC)
@@ -296,6 +356,21 @@ def test_the_last_session_directive_sets_the_token() -> None:
     assert (cookies, token) == (["__session=a; Path=/", "__session_x=b=c; Path=/", "__client_uat=1"], "b")
     assert apply_directives(["__session; Path=/"]) == (["__session; Path=/"], None)
     assert apply_directives([]) == ([], "")
+
+
+def test_names_and_values_are_read_from_the_directive_as_sent() -> None:
+    """Clerk reads a directive's name and value before ``Headers`` trims it: `` __session=…`` sets no session
+    and ``__session= t`` sets `` t``; the Set-Cookie itself goes out trimmed."""
+    assert apply_directives([" __session=t ; Path=/"]) == (["__session=t ; Path=/"], "")
+    assert apply_directives(["__session= t; Path=/"]) == (["__session= t; Path=/"], " t")
+    assert apply_directives(["__session=t\t"]) == (["__session=t"], "t\t")
+
+
+def test_the_payloads_directives_are_spread_as_javascript_spreads_them() -> None:
+    """``push(...directives)``: a list's items, a string's characters; any other value throws (``None`` here)."""
+    assert directives_of(["a=1", 2]) == ["a=1", 2]
+    assert directives_of("ab=") == ["a", "b", "="]
+    assert [directives_of(value) for value in (None, 42, {"a": 1}, True)] == [None] * 4
 
 
 @pytest.mark.parametrize("directive", ["__session=a\r\nSet-Cookie: evil=1", "a=\x00", "a=€", 42, None])
