@@ -30,6 +30,26 @@ _TIME_REASONS: Final = {
 }
 
 
+def refresh_failure(error: BackendAPIError) -> str:
+    """Clerk's ``RefreshTokenErrorReason`` for a failed refresh call, as ``refreshToken``/``attemptRefresh`` reach it.
+
+    Clerk's request layer turns a ``fetch`` that throws (Clerk unreachable, the connection dropped; our timeout too)
+    into ``errors: [{code: 'unexpected_error'}]``, hence ``fetch-error``; a non-2xx answer gives its first error's
+    code, or ``unexpected-bapi-error`` when it carries none; a 2xx that is not a list of cookies (not JSON, another
+    shape) leaves ``attemptRefresh`` with nothing and no reason: ``unexpected-sdk-error``.
+    """
+    if error.status is None:
+        return "fetch-error"
+    if 200 <= error.status < 300:
+        return "unexpected-sdk-error"
+    if not error.errors:
+        return "unexpected-bapi-error"
+    code = error.errors[0].get("code")
+    if code == "unexpected_error":
+        return "fetch-error"
+    return code if isinstance(code, str) and code else "unexpected-sdk-error"
+
+
 class SessionTokenErrors:
     """Answers a session token that failed verification; refreshes through ``client`` where Clerk would."""
 
@@ -85,12 +105,7 @@ class SessionTokenErrors:
                 suffixed_cookies=carriers.suffixed,
             )
         except BackendAPIError as error:
-            if not error.errors:
-                return None, "unexpected-bapi-error"
-            code = error.errors[0].get("code")
-            if code == "unexpected_error":
-                return None, "fetch-error"
-            return None, code if isinstance(code, str) and code else "unexpected-sdk-error"
+            return None, refresh_failure(error)
         try:
             set_cookies, session_token = apply_directives(directives)
         except HandshakeError:

@@ -289,6 +289,30 @@ async def test_an_expired_header_token_is_refreshed_too(prod: Env) -> None:
 
 
 @pytest.mark.parametrize(
+    ("method", "refresh_cookie", "reason"),
+    [
+        ("POST", False, "session-token-expired-refresh-non-eligible-non-get"),
+        ("POST", True, "session-token-expired-refresh-non-eligible-non-get"),
+        ("HEAD", False, "session-token-expired-refresh-non-eligible-non-get"),
+        ("GET", False, "session-token-expired-refresh-non-eligible-no-refresh-cookie"),
+    ],
+)
+async def test_an_expired_header_token_names_the_method_before_the_refresh_cookie(
+    prod: Env, method: str, refresh_cookie: bool, reason: str
+) -> None:
+    """``handleSessionTokenError``'s order: a non-GET is ``non-eligible-non-get`` whether or not a refresh cookie
+    is there; only a GET without one is ``non-eligible-no-refresh-cookie``. The message is Clerk's, with the
+    header carrier."""
+    headers = {"authorization": f"Bearer {prod.token(session_id='sess_h', now=NOW - 3600)}", **API}
+    if refresh_cookie:
+        headers.update(cookie(**{f"__refresh_{prod.fake.cookie_suffix}": "rt_h"}))
+    state = await prod.run(method=method, headers=headers)
+    assert (state.status, state.reason) == ("signed-out", reason)
+    assert state.message.endswith("(reason=token-expired, token-carrier=header)")
+    assert prod.refreshes() == []
+
+
+@pytest.mark.parametrize(
     ("method", "refresh_cookie", "claims", "reason"),
     [
         ("GET", None, {"now": NOW - 3600}, "session-token-expired-refresh-non-eligible-no-refresh-cookie"),
@@ -318,6 +342,9 @@ async def test_refresh_is_only_attempted_when_clerk_would(
         ("unknown refresh token", "resource_not_found"),
         ("clerk fails", "fetch-error"),
         ("clerk answers garbage", "unexpected-bapi-error"),
+        ("the connection drops", "fetch-error"),
+        ("clerk answers 200 that is not JSON", "unexpected-sdk-error"),
+        ("clerk answers 200 without cookies", "unexpected-sdk-error"),
         ("no client", "missing-api-client"),
         ("token without sid", "expired-session-token-missing-sid-claim"),
         ("clerk refuses another way", "session_exists"),
@@ -332,6 +359,12 @@ async def test_a_failed_refresh_names_its_cause_in_the_reason(prod: Env, setup: 
     elif setup == "clerk answers garbage":
         prod.fake.fail_with(502)
         prod.fake.serve_garbage()
+    elif setup == "the connection drops":  # Clerk's fetch throws: its request layer makes that unexpected_error
+        prod.fake.drop_connections()
+    elif setup == "clerk answers 200 that is not JSON":  # attemptRefresh finds no cookies and no reason
+        prod.fake.serve_garbage()
+    elif setup == "clerk answers 200 without cookies":
+        prod.fake.fail_with(200, [])
     elif setup == "no client":
         overrides["client"] = None
     elif setup == "token without sid":
