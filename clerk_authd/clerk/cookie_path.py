@@ -35,7 +35,7 @@ from clerk_authd.reasons import (
 )
 from clerk_authd.rules.cached_verdict import CachedVerdict
 from clerk_authd.rules.handshake import Context, maybe_handshake
-from clerk_authd.rules.jwt import decode_jwt
+from clerk_authd.rules.jwt import decode_jwt, decode_jwt_loosely
 from clerk_authd.rules.keys import KeyResolver
 from clerk_authd.rules.names import DEV_BROWSER, REDIRECT_URL, SYNCED
 from clerk_authd.rules.org_activation import organization_sync
@@ -139,7 +139,11 @@ class CookiePath:
             try:
                 payload = decode_jwt(token).payload
             except TokenVerificationError as error:
-                return await self._errors.handle(context, error, "cookie")
+                # Clerk decodes the cookie leniently here; verification then refuses it with Clerk's reason
+                lenient = decode_jwt_loosely(token)
+                if lenient is None:
+                    return await self._errors.handle(context, error, "cookie")
+                payload = lenient.payload
             if is_machine_jwt(token) or has_non_session_jwt_category(token):
                 return RequestState.signed_out(TOKEN_TYPE_MISMATCH)
         else:

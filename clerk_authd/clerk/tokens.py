@@ -13,7 +13,11 @@ checks. Where Clerk is lenient with hostile input, jwt-attacks §1 decides, with
 * ``sub`` must be a non-empty string; ``exp``/``nbf``/``iat`` must be numbers that are real JavaScript dates
   (not ``true``, not infinite, not beyond year 275760, where Clerk's comparisons silently pass);
 * RS256 is the only algorithm that can succeed: RS384/RS512 pass Clerk's ``alg`` check but always fail its
-  signature step against Clerk's RS256-tagged keys, and we reproduce that failure exactly.
+  signature step against Clerk's RS256-tagged keys, and we reproduce that failure exactly;
+* a token the strict decoding refuses (an empty signature, padding, duplicate members, an oversized header) is never
+  accepted, but where Clerk's lenient ``decodeJwt`` reads it and Clerk's checks refuse it, the error is Clerk's
+  (``alg: none`` with an empty signature is ``token-invalid-algorithm``), so the refresh and handshake flows and the
+  reason a client sees are Clerk's; only a token Clerk would accept gets the strict ``token-invalid``.
 
 Our additions that Clerk has no rule for at all (``sid`` required, a lifetime cap) are options, off by default,
 and run after Clerk's checks, so whenever Clerk rejects a token we reject it with Clerk's reason, which drives
@@ -39,7 +43,7 @@ from joserfc.jwa import RSAAlgorithm
 from clerk_authd.errors import Action, TokenVerificationError
 from clerk_authd.js.values import MAX_DATE_MS, UNDEFINED, js_json, js_time_ms, js_truthy
 from clerk_authd.reasons import Reason
-from clerk_authd.rules.jwt import DecodedJwt, decode_jwt
+from clerk_authd.rules.jwt import DecodedJwt, decode_jwt, decode_jwt_loosely
 from clerk_authd.rules.keys import KeyResolver, VerificationKey
 
 #: Clerk's ``DEFAULT_CLOCK_SKEW_IN_MS``, also used when the configured skew is not a finite number.
@@ -92,7 +96,31 @@ async def verify_token(token: str, options: VerifyOptions) -> dict[str, Any]:
 
 async def verify_session_token(token: str, options: VerifyOptions) -> VerifiedToken:
     """Verify ``token`` exactly as Clerk's ``verifyToken`` does, with our stricter policy for hostile input."""
-    decoded = decode_jwt(token)
+    try:
+        decoded = decode_jwt(token)
+    except TokenVerificationError as strict:
+        raise await _refusal(token, options, strict) from None
+    return await _verify_decoded_session(decoded, options)
+
+
+async def _refusal(token: str, options: VerifyOptions, strict: TokenVerificationError) -> TokenVerificationError:
+    """The error for a token our strict decoding refuses: Clerk's own where Clerk, decoding it leniently, refuses it
+    too (``alg: none`` with an empty signature is ``token-invalid-algorithm`` there), else the strict one.
+
+    The lenient decoding only ever names Clerk's reason; a token is never accepted on it.
+    """
+    lenient = decode_jwt_loosely(token)
+    if lenient is None:
+        return strict
+    try:
+        await _verify_decoded_session(lenient, options)
+    except TokenVerificationError as clerk:
+        return clerk
+    return strict
+
+
+async def _verify_decoded_session(decoded: DecodedJwt, options: VerifyOptions) -> VerifiedToken:
+    """``verifyToken`` after its decoding: the machine-category guard, then ``verify_decoded_jwt``."""
     if decoded.header.get("cat") == M2M_TOKEN_CATEGORY:
         raise TokenVerificationError(
             Reason.TOKEN_INVALID, "Invalid session token category.", Action.ENSURE_CLERK_JWT, check="header"

@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 import pytest
 
 from clerk_authd.clerk.authenticate import Authenticator, authenticate_request
@@ -28,6 +29,7 @@ from clerk_authd.rules.request import RequestView
 from clerk_authd.rules.state import RequestState
 from clerk_authd.rules.tokentypes import AcceptsToken
 from clerk_authd.testing.fake_clerk import DEFAULT_FRONTEND_API, DEFAULT_PUBLISHABLE_KEY, FakeClerk, clerk_error
+from clerk_authd.testing.mint import b64url, session_claims
 from tests.conftest import FROZEN_NOW
 
 NOW = FROZEN_NOW
@@ -761,3 +763,19 @@ async def test_authenticate_request_fetches_the_jwks_with_the_secret_key(prod: E
     assert (await authenticate_request(request, options)).status == "signed-in"
     assert (await authenticate_request(request, options, client=prod.client)).status == "signed-in"
     assert prod.fake.jwks_fetches == 2
+
+
+@pytest.mark.parametrize("carrier", ["header", "cookie"])
+async def test_alg_none_with_an_empty_signature_gets_clerks_reason(prod: Env, carrier: str) -> None:
+    """Clerk's lenient decoding reads ``h.p.`` and its algorithm check refuses ``none``: we refuse it too (the strict
+    decoding would), with Clerk's reason and message on either carrier."""
+    header = b64url(orjson.dumps({"alg": "none", "typ": "JWT", "kid": prod.fake.mint.kid}))
+    payload = b64url(orjson.dumps(session_claims(issuer=prod.fake.issuer, now=NOW)))
+    token = f"{header}.{payload}."
+    headers = {"authorization": f"Bearer {token}"} if carrier == "header" else cookie(__session=token, __client_uat="1")
+    state = await prod.run(headers={**headers, **API})
+    assert (state.status, state.reason) == ("signed-out", "token-invalid-algorithm")
+    assert state.message == (
+        'Invalid JWT algorithm "none". Supported: RS256,RS384,RS512. Make sure that this is a valid Clerk-generated '
+        f"JWT. (reason=token-invalid-algorithm, token-carrier={carrier})"
+    )
