@@ -29,6 +29,7 @@ from clerk_authd.config import Settings
 from clerk_authd.rules.auth import Auth, auth_for_accepted_token, signed_out_auth
 from clerk_authd.rules.requirements import Requirements, parse_requirement
 from clerk_authd.rules.state import RequestState
+from clerk_authd.sanic.answers import node_wire
 from clerk_authd.sanic.express_options import settings_from_options
 from clerk_authd.sanic.install import (
     MSG_MIDDLEWARE_REQUIRED,
@@ -90,9 +91,9 @@ async def _append_clerk_headers(request: Request, response: BaseHTTPResponse) ->
         return
     for name, value in state.headers:
         if name not in response.headers:
-            response.headers.add(name, value)
+            response.headers.add(name, node_wire(value))
     for cookie in state.set_cookies:
-        response.headers.add("set-cookie", cookie)
+        response.headers.add("set-cookie", node_wire(cookie))
 
 
 def request_state(request: Request, *, caller: str = "get_auth") -> RequestState:

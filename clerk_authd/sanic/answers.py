@@ -37,6 +37,27 @@ _JSON: Final = "application/json"
 _TEXT: Final = "text/plain; charset=utf-8"
 
 
+#: the headers of a decision answer that are Clerk's (its ``withDebugHeaders``), written as Node writes them
+_CLERK_SUMMARY_HEADERS: Final = frozenset(IDENTITY_HEADERS[:3])
+
+
+def node_wire(value: str) -> str:
+    """``value`` held so that Sanic puts Node's bytes on the wire: one byte per character, Latin-1.
+
+    Node writes a header string as Latin-1 (``é`` goes out as ``0xE9``), and every header Clerk sets is a ByteString
+    (``Headers`` refuses a character beyond U+00FF). Sanic encodes header values as UTF-8 with ``surrogateescape``,
+    under which the lone surrogate U+DC80+b is written as the single byte b (PEP 383); so each character
+    U+0080-U+00FF is held as that surrogate. ASCII passes unchanged (the hot path); a value with a character beyond
+    U+00FF, which Node cannot write at all, is left to Sanic's UTF-8.
+    """
+    if value.isascii():
+        return value
+    try:
+        return value.encode("latin-1").decode("ascii", "surrogateescape")
+    except UnicodeEncodeError:
+        return value
+
+
 def sign_in_location(sign_in_url: str, return_param: str, original_url: str) -> str:
     """``sign_in_url`` with ``original_url`` appended under ``return_param`` (none when the name is empty)."""
     if not return_param:
@@ -90,15 +111,20 @@ class AnswerPolicy:
         with_cookies: bool = True,
     ) -> HTTPResponse:
         """A decision answer: identity headers, ``Cache-Control``, ``extra``, the state's cookies, JSON body."""
-        headers = Header(verdict.identity_headers())
+        headers = Header(
+            [
+                (name, node_wire(value) if name in _CLERK_SUMMARY_HEADERS else value)
+                for name, value in verdict.identity_headers()
+            ]
+        )
         headers["cache-control"] = self.cache_control(verdict)
         for name, value in extra:
-            headers.add(name, value)
+            headers.add(name, node_wire(value))
         if status == 401 and verdict.bearer_rejected:
             headers["www-authenticate"] = _INVALID_TOKEN_CHALLENGE
         if with_cookies:
             for cookie in verdict.state.set_cookies:
-                headers.add("set-cookie", cookie)
+                headers.add("set-cookie", node_wire(cookie))
         if body is None:
             return HTTPResponse(None, status=status, headers=headers, content_type=_TEXT)
         return HTTPResponse(orjson.dumps(body), status=status, headers=headers, content_type=_JSON)

@@ -96,6 +96,17 @@ async def test_a_signed_out_answer_carries_clerks_debug_headers(app_server: Runn
     assert answer.headers["x-clerk-auth-reason"] == "client-uat-but-no-session-token"
 
 
+async def test_clerks_headers_go_out_as_latin1_bytes_as_node_writes_them(
+    app_server: Running, live_clerk: FakeClerk
+) -> None:
+    """Node writes a header string one byte per character: the ``é`` of a Clerk message is ``0xE9`` on the wire,
+    not UTF-8's ``0xC3 0xA9``."""
+    token = live_clerk.mint.sign({"sub": "user_1"}, header={"typ": "caf\u00e9"})
+    answer = await app_server.call("/api/me", headers=bearer(token))
+    wire = answer.headers["x-clerk-auth-message"].encode("utf-8", "surrogateescape")
+    assert wire.startswith(b'Invalid JWT type "caf\xe9". Expected "JWT".')
+
+
 async def test_a_handshake_is_answered_307_before_the_handler(app_server: Running) -> None:
     """A page load Clerk would hand-shake gets 307 to FAPI with the loop-guard cookie (§12's Express mapping)."""
     answer = await app_server.call("/api/me", headers={"Cookie": "__client_uat=1700000000", **PAGE_LOAD})

@@ -84,6 +84,14 @@ async def test_a_failed_requirement_is_403_naming_it(service: Running, live_cler
     assert answer.headers["Cache-Control"] == "no-store"
 
 
+async def test_the_auth_message_goes_out_as_latin1_bytes(service: Running, live_clerk: FakeClerk) -> None:
+    """X-Clerk-Auth-Message is written one byte per character, as Node writes Clerk's headers: ``é`` is ``0xE9``."""
+    answer = await service.call("/verify?role=caf%C3%A9", headers=bearer(member_token(live_clerk)))
+    assert answer.status == 403
+    wire = answer.headers["X-Clerk-Auth-Message"].encode("utf-8", "surrogateescape")
+    assert wire == b"Requirement not met: role=caf\xe9"
+
+
 @pytest.mark.parametrize(
     ("query", "status"),
     [
