@@ -194,13 +194,18 @@ class AnswerPolicy:
         """``/handshake``: 307 back to the original URL without the handshake parameters, with every cookie.
 
         Where Clerk's state names a location (a dev instance's clean URL, or a fresh handshake), it wins, as
-        in Clerk's Express middleware.
+        in Clerk's Express middleware. The resolution's own headers go with it (``Access-Control-Allow-Origin:
+        null``, ``Access-Control-Allow-Credentials: true``), and the redirect is never cached: it carries the
+        session's cookies (Clerk says ``no-store`` after a development resolution; a production one names none).
         """
         if verdict.keys_unavailable:
             return self.respond(verdict, 503, body=verdict.summary_json())
         clean = verdict.view.parsed_url.without_params(*HANDSHAKE_PARAMS).href
         location = verdict.state.header("location") or clean
-        return self.respond(verdict, 307, extra=[("location", location)])
+        cors = [(name, value) for name, value in verdict.state.headers if name.startswith("access-control-")]
+        response = self.respond(verdict, 307, extra=[("location", location), *cors])
+        response.headers["cache-control"] = NO_STORE
+        return response
 
 
 def with_empty_identity(response: HTTPResponse) -> HTTPResponse:

@@ -324,6 +324,29 @@ async def test_handshake_sets_the_cookies_and_returns_to_the_clean_url(service: 
     assert_signed_in_identity(answer)
 
 
+async def test_handshake_answers_carry_clerks_cors_pair_and_are_never_cached(
+    start_service: StartService, live_clerk: FakeClerk
+) -> None:
+    """Clerk's resolution sets ``Access-Control-Allow-Origin: null`` and ``-Allow-Credentials: true``; the 307 (it
+    carries the session's cookies) is ``no-store``, on production as after a development resolution, where
+    Clerk's own Location (the URL without the handshake, help, dev-browser and nonce parameters) is followed."""
+    async with FakeClerk() as dev_clerk:  # pk_test_: a development instance
+        for fake, nonce, extra in (
+            (live_clerk, "n-prod", ""),
+            (dev_clerk, "n-dev", "&__clerk_help=1&__clerk_db_jwt=d"),
+        ):
+            fake.register_handshake_nonce(nonce, [f"__session={member_token(fake)}; Path=/"])
+            running = await start_service(fake)
+            original = f"{ORIGINAL}{extra}&__clerk_handshake_nonce={nonce}"
+            answer = await running.call("/handshake", headers={"X-Original-URL": original, **PAGE_LOAD})
+            assert answer.status == 307
+            assert answer.headers["Location"] == ORIGINAL
+            assert answer.headers["Access-Control-Allow-Origin"] == "null"
+            assert answer.headers["Access-Control-Allow-Credentials"] == "true"
+            assert answer.headers.getall("Cache-Control") == ["no-store"]
+            assert answer.headers["X-Clerk-User-Id"] == "user_1"
+
+
 async def test_a_handshake_without_a_session_signs_out(service: Running, live_clerk: FakeClerk) -> None:
     """An empty session directive is Clerk's session-token-missing; the cookies are still set."""
     live_clerk.register_handshake_nonce("nonce-2", ["__session=; Path=/", "__client_uat=0; Path=/"])
