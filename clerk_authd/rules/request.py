@@ -231,15 +231,26 @@ def original_request(method: str, url: str, headers: Iterable[tuple[str, str]]) 
     or ``X-Original-URI``), else the request's own URL re-based as in §1.1. Cookies and the other headers are
     the client's, which proxies forward.
     """
+    return _asked_about(method, url, headers, forwarded=True)
+
+
+def own_or_original_request(method: str, url: str, headers: Iterable[tuple[str, str]]) -> RequestView:
+    """``/auth`` and ``/has``: the request itself (its URL re-based as in §1.1), unless the caller names the request
+    it asks about with ``X-Original-URL`` / ``X-Original-Method``, a service asking about a request it received
+    (api.md §2). No other ``X-Forwarded-*`` moves the method or the URL."""
+    return _asked_about(method, url, headers, forwarded=False)
+
+
+def _asked_about(method: str, url: str, headers: Iterable[tuple[str, str]], *, forwarded: bool) -> RequestView:
     combined = combine_headers(headers)
     get = combined.get
-    original_method = get("x-forwarded-method") or get("x-original-method") or method
+    original_method = (get("x-forwarded-method") if forwarded else None) or get("x-original-method") or method
     inputs = _UrlInputs(
         url,
         get("host"),
         get("x-forwarded-host"),
         get("x-forwarded-proto"),
         get("x-original-url"),
-        get("x-forwarded-uri") or get("x-original-uri"),
+        (get("x-forwarded-uri") or get("x-original-uri")) if forwarded else None,
     )
     return RequestView(original_method, (_original_memo if inputs.short else _original_target)(inputs), combined)

@@ -16,7 +16,7 @@ from sanic import Request, Sanic
 from sanic.response import HTTPResponse
 
 from clerk_authd.rules.names import HANDSHAKE, HANDSHAKE_NONCE
-from clerk_authd.rules.request import RequestView, original_request
+from clerk_authd.rules.request import RequestView, original_request, own_or_original_request
 from clerk_authd.rules.requirements import (
     NO_REQUIREMENTS,
     REQUIREMENT_NAMES,
@@ -28,7 +28,7 @@ from clerk_authd.rules.requirements import (
 )
 from clerk_authd.rules.verdict import Verdict
 from clerk_authd.sanic.answers import AnswerPolicy, bad_request, with_empty_identity
-from clerk_authd.sanic.install import answers_of, request_view, runtime_of
+from clerk_authd.sanic.install import answers_of, runtime_of
 from clerk_authd.service.logging import DecisionLine, log_decision, log_operator_error
 from clerk_authd.service.ops import metrics_of
 
@@ -96,7 +96,7 @@ async def has(request: Request) -> HTTPResponse:
     """``GET``: the request's own token against the query's requirements. ``POST``: a batch of checks."""
     if request.method == "GET":
         return await _decide(
-            request, "/has", request_view(request), AnswerPolicy.has_single, own_url=True, at_least_one=True
+            request, "/has", _asked_about(request), AnswerPolicy.has_single, own_url=True, at_least_one=True
         )
     started = time.perf_counter()
     try:
@@ -121,11 +121,17 @@ async def has(request: Request) -> HTTPResponse:
 async def auth(request: Request) -> HTTPResponse:
     """Clerk's ``getAuth()`` as JSON, for services in any language (``accepts`` is the only parameter)."""
     return await _decide(
-        request, "/auth", request_view(request), AnswerPolicy.auth_json, own_url=True, accepts_only=True
+        request, "/auth", _asked_about(request), AnswerPolicy.auth_json, own_url=True, accepts_only=True
     )
 
 
 # --- the shared flow -----------------------------------------------------------------------------------------
+
+
+def _asked_about(request: Request) -> RequestView:
+    """What ``/auth`` and ``GET /has`` decide about: their own request, or the one ``X-Original-URL`` /
+    ``X-Original-Method`` name (api.md §2)."""
+    return own_or_original_request(request.method, request.url, request.headers.items())
 
 
 async def _decide(

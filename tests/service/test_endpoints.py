@@ -383,6 +383,22 @@ async def test_handshake_fails_closed(start_service: StartService, live_clerk: F
 # --- /has ---------------------------------------------------------------------------------------------------
 
 
+async def test_auth_and_has_decide_about_the_request_x_original_names(service: Running, live_clerk: FakeClerk) -> None:
+    """api.md §2: ``/auth`` and ``GET /has`` decide about their own request unless the caller names another with
+    ``X-Original-URL`` / ``X-Original-Method``; a proxy family's ``X-Forwarded-Method`` / ``-Uri`` move nothing."""
+    expired = bearer(member_token(live_clerk, now=time.time() - 3600))
+    own = await service.call("/auth", headers={**expired, "X-Forwarded-Method": "POST", "X-Forwarded-Uri": "/x"})
+    posted = await service.call("/auth", headers={**expired, "X-Original-Method": "POST"})
+    assert own.json()["reason"] == "session-token-expired-refresh-non-eligible-no-refresh-cookie"
+    assert posted.json()["reason"] == "session-token-expired-refresh-non-eligible-non-get"
+    live_clerk.register_handshake_nonce("n-auth", [f"__session={member_token(live_clerk)}; Path=/"])
+    original = {"X-Original-URL": "https://app.example.com/dash?__clerk_handshake_nonce=n-auth"}
+    resolved = await service.call("/auth", headers=original)
+    assert (resolved.json()["status"], resolved.json()["auth"]["userId"]) == ("signed-in", "user_1")
+    allowed = await service.call("/has?permission=org:invoices:read", headers=original)
+    assert (allowed.status, allowed.json()) == (200, {"allowed": True})
+
+
 async def test_has_get_answers_allowed_or_the_reason(service: Running, live_clerk: FakeClerk) -> None:
     """200 {"allowed": true}; 403 {"allowed": false, "reason": ...}; 401 signed out."""
     token = bearer(member_token(live_clerk))
