@@ -103,6 +103,33 @@ def restore_logging() -> Iterator[None]:
     root.setLevel(level)
 
 
+async def serve_on_loopback(app: Sanic[Any, Any]) -> tuple[str, Callable[[], Awaitable[None]]]:
+    """Start ``app`` on a free loopback port, running its listeners as a real server does: its URL, and how to stop
+    it (the same listeners, in a production server's order)."""
+    app.config.TOUCHUP = False  # Sanic rewrites its HTTP code once per process; a second app would fail
+    sock = _free_socket()
+    server = await app.create_server(sock=sock, access_log=False)
+    assert server is not None
+
+    async def begin() -> None:
+        await server.startup()
+        await server.before_start()
+        await server.after_start()
+        await server.start_serving()
+
+    await asyncio.wait_for(begin(), DEADLINE_S)
+
+    async def stop() -> None:
+        await server.before_stop()
+        closing = server.close()
+        if closing is not None:
+            await closing
+        await server.after_stop()
+
+    host, port = sock.getsockname()[:2]
+    return f"http://{host}:{port}", stop
+
+
 @pytest.fixture
 async def serve_app() -> AsyncIterator[Callable[[Sanic[Any, Any]], Awaitable[Running]]]:
     """Start Sanic apps on free loopback ports, running their listeners as a real server does."""
@@ -110,29 +137,9 @@ async def serve_app() -> AsyncIterator[Callable[[Sanic[Any, Any]], Awaitable[Run
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=DEADLINE_S)) as http:
 
         async def start(app: Sanic[Any, Any]) -> Running:
-            app.config.TOUCHUP = False  # Sanic rewrites its HTTP code once per process; a second app would fail
-            sock = _free_socket()
-            server = await app.create_server(sock=sock, access_log=False)
-            assert server is not None
-
-            async def begin() -> None:
-                await server.startup()
-                await server.before_start()
-                await server.after_start()
-                await server.start_serving()
-
-            await asyncio.wait_for(begin(), DEADLINE_S)
-
-            async def stop() -> None:
-                await server.before_stop()
-                closing = server.close()
-                if closing is not None:
-                    await closing
-                await server.after_stop()
-
+            url, stop = await serve_on_loopback(app)
             stops.append(stop)
-            host, port = sock.getsockname()[:2]
-            return Running(f"http://{host}:{port}", app, http)
+            return Running(url, app, http)
 
         yield start
         for stop in reversed(stops):
