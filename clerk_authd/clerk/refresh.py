@@ -19,7 +19,7 @@ from clerk_authd.reasons import (
 )
 from clerk_authd.rules.auth import signed_in_auth
 from clerk_authd.rules.handshake import Context, apply_directives, maybe_handshake
-from clerk_authd.rules.jwt import peek_jwt
+from clerk_authd.rules.jwt import decode_jwt_loosely
 from clerk_authd.rules.state import RequestState
 
 log = logging.getLogger(__name__)
@@ -89,7 +89,7 @@ class SessionTokenErrors:
             return None, "missing-session-token"
         if not carriers.refresh_token_in_cookie:
             return None, "missing-refresh-token"
-        decoded = peek_jwt(expired)
+        decoded = decode_jwt_loosely(expired)  # Clerk's decodeJwt: the new token is verified strictly all the same
         if decoded is None:
             return None, "expired-session-token-decode-failed"
         sid = decoded.payload.get("sid")

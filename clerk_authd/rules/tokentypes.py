@@ -2,14 +2,15 @@
 
 Classification only: it decides which path a token takes (session verification, machine verification, or a
 ``token-type-mismatch``), never whether it is valid. Opaque machine tokens are recognised by prefix; machine
-JWTs by their header ``typ`` (OAuth) or ``sub`` (M2M); a JWT's ``cat`` header names its category.
+JWTs by their header ``typ`` (OAuth) or ``sub`` (M2M); a JWT's ``cat`` header names its category. Clerk reads
+them with its lenient ``decodeJwt``, so do we: a padded M2M JWT is Clerk's ``token-type-mismatch`` here too.
 """
 
 from __future__ import annotations
 
 from typing import Final, Literal, TypeGuard
 
-from clerk_authd.rules.jwt import looks_like_jwt, peek_jwt
+from clerk_authd.rules.jwt import decode_jwt_loosely, looks_like_jwt
 
 TokenType = Literal["session_token", "api_key", "m2m_token", "oauth_token"]
 MachineTokenType = Literal["api_key", "m2m_token", "oauth_token"]
@@ -63,7 +64,7 @@ def is_oauth_jwt(token: str) -> bool:
     """A JWT whose header ``typ`` is ``at+jwt`` or ``application/at+jwt``."""
     if not looks_like_jwt(token):
         return False
-    decoded = peek_jwt(token)
+    decoded = decode_jwt_loosely(token)
     return decoded is not None and decoded.header.get("typ") in OAUTH_JWT_TYPES
 
 
@@ -71,7 +72,7 @@ def is_m2m_jwt(token: str) -> bool:
     """A JWT whose payload ``sub`` is a string starting with ``mch_``."""
     if not looks_like_jwt(token):
         return False
-    decoded = peek_jwt(token)
+    decoded = decode_jwt_loosely(token)
     subject = decoded.payload.get("sub") if decoded is not None else None
     return isinstance(subject, str) and subject.startswith(M2M_SUBJECT_PREFIX)
 
@@ -99,7 +100,7 @@ def get_machine_token_type(token: str) -> MachineTokenType:
 
 def has_non_session_jwt_category(token: str) -> bool:
     """Clerk's ``hasNonSessionJwtCategory``: the header has a ``cat`` that is neither session nor ignore."""
-    decoded = peek_jwt(token)
+    decoded = decode_jwt_loosely(token)
     if decoded is None or "cat" not in decoded.header:
         return False
     return decoded.header["cat"] not in (SESSION_CATEGORY, IGNORE_CATEGORY)

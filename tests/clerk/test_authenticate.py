@@ -280,6 +280,21 @@ async def test_an_expired_cookie_is_refreshed_through_the_backend_api(prod: Env,
     }
 
 
+async def test_the_sid_to_refresh_is_read_with_clerks_lenient_decoding(prod: Env) -> None:
+    """``refreshToken`` reads the expired token's ``sid`` with Clerk's ``decodeJwt``: a padded token (signed as sent)
+    is refreshed rather than ``expired-session-token-decode-failed``; what comes back is verified strictly."""
+    header = b64url(orjson.dumps({"alg": "RS256", "kid": prod.fake.mint.kid, "typ": "JWT"}))
+    claims = session_claims(issuer=prod.fake.issuer, session_id="sess_p", now=NOW - 3600)
+    bodies = (b64url(orjson.dumps({**claims, "x": "a" * n})) for n in range(4))
+    body = next(segment for segment in bodies if len(segment) % 4)
+    expired = prod.fake.mint.sign_segments(header, body + "=" * (-len(body) % 4))
+    jar = f"__session={expired}; __client_uat=1; __refresh_{prod.fake.cookie_suffix}=rt_p"
+    state = await prod.run(headers={"cookie": jar, **API})
+    (call,) = prod.refreshes()
+    assert (call.path, call.json["expired_token"]) == ("/v1/sessions/sess_p/refresh", expired)
+    assert state.reason != "session-token-expired-refresh-expired-session-token-decode-failed"
+
+
 async def test_an_expired_header_token_is_refreshed_too(prod: Env) -> None:
     """The refresh is about the request, not the carrier: a header token with a refresh cookie refreshes."""
     expired = prod.token(session_id="sess_h", now=NOW - 3600)
