@@ -25,6 +25,7 @@ from clerk_authd.clerk.tokens import (
     VerifyOptions,
     check_algorithm,
     check_header_type,
+    clerks_refusal,
     rs256_signature_is_valid,
     verify_session_token,
 )
@@ -34,7 +35,7 @@ from clerk_authd.reasons import SESSION_TOKEN_MISSING, Reason
 from clerk_authd.rules.auth import signed_in_auth
 from clerk_authd.rules.carriers import Carriers
 from clerk_authd.rules.handshake import Context, apply_directives, directives_of
-from clerk_authd.rules.jwt import decode_jwt
+from clerk_authd.rules.jwt import DecodedJwt, decode_jwt
 from clerk_authd.rules.keys import KeyResolver
 from clerk_authd.rules.names import (
     DEV_BROWSER,
@@ -61,14 +62,20 @@ _TIME_REASONS: Final = frozenset({Reason.TOKEN_EXPIRED, Reason.TOKEN_NOT_ACTIVE_
 
 
 async def verify_handshake_token(token: str, keys: KeyResolver | None) -> dict[str, Any]:
-    """``verifyHandshakeToken``: typ, alg, category, key and signature; the payload, with no claim checks."""
-    decoded = decode_jwt(token)
+    """``verifyHandshakeToken``: key, then typ, alg, category and signature; the payload, with no claim checks.
+
+    Decoded strictly; a token only Clerk's lenient decoding reads is refused with Clerk's error where Clerk refuses
+    it too (``tokens.clerks_refusal``)."""
+    try:
+        decoded = decode_jwt(token)
+    except TokenVerificationError as strict:
+        raise await clerks_refusal(token, strict, lambda lenient: _verify_decoded_handshake(lenient, keys)) from None
+    return await _verify_decoded_handshake(decoded, keys)
+
+
+async def _verify_decoded_handshake(decoded: DecodedJwt, keys: KeyResolver | None) -> dict[str, Any]:
+    """Clerk's order: the key for the header's ``kid`` (``verifyHandshakeToken``), then ``verifyHandshakeJwt``."""
     header = decoded.header
-    check_header_type(header.get("typ", UNDEFINED), None)  # absent or "JWT", as verifyToken's default
-    alg = header.get("alg", UNDEFINED)
-    check_algorithm(alg)
-    if "cat" in header and header["cat"] not in (SESSION_CATEGORY, IGNORE_CATEGORY):
-        raise TokenVerificationError(Reason.TOKEN_INVALID, "Invalid handshake token category.")
     if keys is None:
         raise TokenVerificationError(
             Reason.JWK_FAILED_TO_RESOLVE,
@@ -77,6 +84,11 @@ async def verify_handshake_token(token: str, keys: KeyResolver | None) -> dict[s
         )
     kid = header.get("kid")
     key = await keys.get_key(kid if isinstance(kid, str) and kid else None)
+    check_header_type(header.get("typ", UNDEFINED), None)  # absent or "JWT", as verifyToken's default
+    alg = header.get("alg", UNDEFINED)
+    check_algorithm(alg)
+    if "cat" in header and header["cat"] not in (SESSION_CATEGORY, IGNORE_CATEGORY):
+        raise TokenVerificationError(Reason.TOKEN_INVALID, "Invalid handshake token category.")
     if alg != "RS256":
         raise TokenVerificationError(
             Reason.TOKEN_VERIFICATION_FAILED, f"Error verifying handshake token. {KEY_ALGORITHM_MISMATCH}"

@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -99,13 +99,16 @@ async def verify_session_token(token: str, options: VerifyOptions) -> VerifiedTo
     try:
         decoded = decode_jwt(token)
     except TokenVerificationError as strict:
-        raise await _refusal(token, options, strict) from None
+        raise await clerks_refusal(token, strict, lambda lenient: _verify_decoded_session(lenient, options)) from None
     return await _verify_decoded_session(decoded, options)
 
 
-async def _refusal(token: str, options: VerifyOptions, strict: TokenVerificationError) -> TokenVerificationError:
+async def clerks_refusal(
+    token: str, strict: TokenVerificationError, clerks_checks: Callable[[DecodedJwt], Awaitable[object]]
+) -> TokenVerificationError:
     """The error for a token our strict decoding refuses: Clerk's own where Clerk, decoding it leniently, refuses it
-    too (``alg: none`` with an empty signature is ``token-invalid-algorithm`` there), else the strict one.
+    too in ``clerks_checks`` (``alg: none`` with an empty signature is ``token-invalid-algorithm`` there), else the
+    strict one.
 
     The lenient decoding only ever names Clerk's reason; a token is never accepted on it.
     """
@@ -113,7 +116,7 @@ async def _refusal(token: str, options: VerifyOptions, strict: TokenVerification
     if lenient is None:
         return strict
     try:
-        await _verify_decoded_session(lenient, options)
+        await clerks_checks(lenient)
     except TokenVerificationError as clerk:
         return clerk
     return strict

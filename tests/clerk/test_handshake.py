@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
+import orjson
 import pytest
 
 from clerk_authd.clerk.authenticate import Authenticator
@@ -31,9 +32,9 @@ from clerk_authd.rules.referrer import is_known_clerk_referrer
 from clerk_authd.rules.request import RequestView
 from clerk_authd.rules.state import RequestState
 from clerk_authd.testing.fake_clerk import FakeClerk
-from clerk_authd.testing.mint import TokenMint
+from clerk_authd.testing.mint import TokenMint, b64url
 from tests.conftest import FROZEN_NOW
-from tests.support import FAPI, ISSUER, PK_LIVE, PK_TEST, pem_authenticator, request_view
+from tests.support import FAPI, ISSUER, PK_LIVE, PK_TEST, mock_jwks, pem_authenticator, request_view
 
 NOW = FROZEN_NOW
 HANDSHAKE_BASE = f"https://{FAPI}/v1/client/handshake?"
@@ -292,6 +293,37 @@ async def test_without_a_client_a_nonce_gives_no_cookies(fixture_mint: TokenMint
     view = request_view("http://example.com/?__clerk_handshake_nonce=n", **DOC)
     state = await resolve_handshake(context(view), verify_options(fixture_mint), client=None, keys=None)
     assert state.reason == "session-token-missing"
+
+
+async def test_the_handshake_tokens_key_is_resolved_before_its_header_is_checked(fixture_mint: TokenMint) -> None:
+    """Clerk's ``verifyHandshakeToken`` loads the key for the ``kid`` first, then ``verifyHandshakeJwt`` checks typ,
+    alg and category: an unknown ``kid`` is ``jwk-kid-mismatch`` even with a wrong ``typ``."""
+    token = handshake_token(fixture_mint, [], {"kid": "ins_unknown", "typ": "JWS"})
+    with pytest.raises(TokenVerificationError) as caught:
+        await verify_handshake_token(token, mock_jwks())
+    assert caught.value.reason == "jwk-kid-mismatch"
+
+
+@pytest.mark.parametrize(
+    ("signed_as_sent", "reason"), [(False, "token-invalid-signature"), (True, "token-invalid")], ids=["bad", "good"]
+)
+async def test_a_padded_handshake_token_is_refused_with_clerks_reason_where_clerk_refuses_it(
+    fixture_mint: TokenMint, signed_as_sent: bool, reason: str
+) -> None:
+    """Padding is refused by the strict decoding; signed before it was added, Clerk refuses the token too (``Handshake
+    signature is invalid.``); signed as sent, only we refuse it (``token-invalid``)."""
+    header = b64url(orjson.dumps({"alg": "RS256", "kid": fixture_mint.kid, "typ": "JWT"}))
+    bodies = (b64url(orjson.dumps({"handshake": [], "x": "a" * n})) for n in range(4))
+    body = next(segment for segment in bodies if len(segment) % 4)  # one that base64 pads
+    padded = body + "=" * (-len(body) % 4)
+    token = (
+        fixture_mint.sign_segments(header, padded)
+        if signed_as_sent
+        else fixture_mint.sign_segments(header, body).replace(body, padded)
+    )
+    with pytest.raises(TokenVerificationError) as caught:
+        await verify_handshake_token(token, PemKey(fixture_mint.public_pem))
+    assert caught.value.reason == reason
 
 
 @pytest.mark.parametrize("category", [None, "cl_B7d4PD111AAA", "cl_I7d4PD111III"])
