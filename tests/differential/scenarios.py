@@ -123,6 +123,22 @@ class Kit:
             return f"{h}.{p}.{signature}"
         return self.fake.mint.sign_segments(h, p)
 
+    def padded(
+        self, payload: dict[str, Any], *, header: dict[str, Any] | None = None, signed_as_sent: bool = True
+    ) -> str:
+        """A token whose payload segment carries base64 padding (Clerk's lenient decoding reads it): signed as sent,
+        so Clerk accepts its signature, or signed before the padding was added, so nobody does."""
+        head = b64url(orjson.dumps({"alg": "RS256", "typ": "JWT", "kid": self.fake.mint.kid, **(header or {})}))
+        body = next(
+            segment
+            for segment in (b64url(orjson.dumps({**payload, "pad": "x" * n})) for n in range(4))
+            if len(segment) % 4
+        )
+        padded = body + "=" * (-len(body) % 4)
+        if signed_as_sent:
+            return self.fake.mint.sign_segments(head, padded)
+        return self.fake.mint.sign_segments(head, body).replace(f".{body}.", f".{padded}.")
+
     def claims(self, **overrides: Any) -> dict[str, Any]:
         claims = session_claims(issuer=self.issuer, azp=AZP, now=self.now)
         claims.update(overrides)
@@ -338,8 +354,27 @@ def _header_bare(k: Kit, kind: str) -> Probe:
 
 @flow("header-padded-token", configs=ONE_PROD + ONE_DEV, kinds=("api",), expect="strict-tokens")
 def _header_padded(k: Kit, kind: str) -> Probe:
-    header, payload, _ = _padded(k.token(extra={"pad": "xx"})).split(".")
-    return request(kind=kind, bearer=k.fake.mint.sign_segments(header, payload))  # signed as sent, padding and all
+    return request(kind=kind, bearer=k.padded(k.claims()))
+
+
+@flow("header-padded-m2m-jwt", configs=ONE_PROD, kinds=("api",))
+def _header_padded_m2m(k: Kit, kind: str) -> Probe:
+    return request(kind=kind, bearer=k.padded(k.claims(), header={"cat": "cl_B7d4PD333AAA"}))
+
+
+@flow("header-padded-template", configs=ONE_PROD, kinds=("api",))
+def _header_padded_template(k: Kit, kind: str) -> Probe:
+    return request(kind=kind, bearer=k.padded(k.claims(), header={"cat": "cl_B7d4PD222AAA"}))
+
+
+@flow("cookie-padded-expired-refreshable", configs=ONE_PROD + ONE_DEV)
+def _cookie_padded_refresh(k: Kit, kind: str) -> Probe:
+    sid, refresh = k.unique("sess"), k.unique("rt")
+    k.fake.register_refresh_token(sid, refresh)
+    past = int(k.now) - 3600
+    expired = k.padded(k.claims(sid=sid, iat=past, nbf=past - 10, exp=past + 60))
+    cookies = k.browser(__session=expired, __client_uat=k.uat(-7200), **{f"__refresh_{k.suffix}": refresh})
+    return request(kind=kind, cookies=cookies)
 
 
 @flow("header-duplicate-claim", configs=ONE_PROD, kinds=("api",), expect="strict-tokens")
@@ -550,14 +585,9 @@ def _suffix_choice(k: Kit, kind: str, session: str) -> Probe:
     return request(kind=kind, cookies=cookies)
 
 
-def _padded(token: str) -> str:
-    header, payload, signature = token.split(".")
-    return ".".join(part + "=" * (-len(part) % 4) for part in (header, payload, signature))
-
-
 @flow("suffix-choice-padded-session", configs=ONE_PROD + ONE_DEV)
 def _choice_padded(k: Kit, kind: str) -> Probe:
-    return _suffix_choice(k, kind, _padded(k.token(user_id="user_padded", extra={"pad": "xx"})))
+    return _suffix_choice(k, kind, k.padded(k.claims(sub="user_padded")))
 
 
 @flow("suffix-choice-broken-header", configs=ONE_PROD + ONE_DEV)
@@ -604,6 +634,13 @@ def _choice_expired(k: Kit, kind: str) -> Probe:
         **{f"__session_{s}": k.expired(), f"__client_uat_{s}": k.uat()},
     )
     return request(kind=kind, cookies=cookies)
+
+
+@flow("suffixed-dev-browser", configs=ONE_DEV)
+def _suffixed_dev_browser(k: Kit, kind: str) -> Probe:
+    s = k.suffix
+    jar = {f"__session_{s}": k.token(), f"__client_uat_{s}": k.uat(), f"__clerk_db_jwt_{s}": "dvb_suffixed"}
+    return request(kind=kind, cookies=jar)
 
 
 @flow("redirect-loop-limit", configs=ONE_PROD + ONE_DEV, kinds=("page",))
@@ -715,6 +752,32 @@ flow("handshake-jwt-bad-signature", configs=ONE_PROD)(_hs_jwt_bad)
 flow("handshake-jwt-bad-signature-dev", configs=ONE_DEV, expect="throws")(_hs_jwt_bad)
 
 
+def _hs_jwt_padded(signed_as_sent: bool) -> FlowBuild:
+    def build(k: Kit, kind: str) -> Probe:
+        payload = {"handshake": [f"__session={k.token()}; Path=/"]}
+        token = k.padded(payload, signed_as_sent=signed_as_sent)
+        return request(f"/dashboard?__clerk_handshake={token}", kind=kind, cookies=k.browser())
+
+    return build
+
+
+# Clerk reads a padded handshake token signed as sent; we refuse it (prod: logged, the cookies decide; dev: thrown)
+flow("handshake-jwt-padded", configs=ONE_PROD + ONE_DEV, expect="strict-tokens")(_hs_jwt_padded(True))
+# signed before padding: refused by both, with Clerk's reason (production goes on, development throws)
+flow("handshake-jwt-padded-bad-signature", configs=ONE_PROD)(_hs_jwt_padded(False))
+flow("handshake-jwt-padded-bad-signature-dev", configs=ONE_DEV, expect="throws")(_hs_jwt_padded(False))
+
+
+@flow("handshake-nonce-latin1-cookie", configs=ONE_PROD + ONE_DEV)
+def _hs_nonce_latin1(k: Kit, kind: str) -> Probe:
+    return _nonce_request(k, kind, [f"__session={k.token()}; Path=/", "greeting=caf\u00e9; Path=/"])
+
+
+@flow("handshake-nonce-beyond-latin1-cookie", configs=ONE_PROD)
+def _hs_nonce_unicode(k: Kit, kind: str) -> Probe:
+    return _nonce_request(k, kind, [f"__session={k.token()}; Path=/", "greeting=\u263a; Path=/"])
+
+
 @flow("handshake-jwt-template-category", configs=ONE_PROD)
 def _hs_jwt_template(k: Kit, kind: str) -> Probe:
     token = _handshake_jwt(k, {"handshake": [f"__session={k.token()}; Path=/"]}, header={"cat": "cl_B7d4PD222AAA"})
@@ -763,6 +826,11 @@ def _org_request(k: Kit, kind: str, path: str, **claims: Any) -> Probe:
 
 
 ORG_PATHS: Final = {
+    "orgs-uppercase": ("/ORGS/acme", {"org_id": "org_2", "org_slug": "globex", "org_role": "admin"}),
+    "orgs-trailing-slash": ("/orgs/acme/", {"org_id": "org_1", "org_slug": "acme", "org_role": "admin"}),
+    "orgs-encoded": ("/orgs/a%20b", {"org_id": "org_1", "org_slug": "acme", "org_role": "admin"}),
+    "ids-two-segments": ("/ids/x/y", {"org_id": "org_1", "org_slug": "acme", "org_role": "admin"}),
+    "personal-trailing-slash": ("/me/", {"org_id": "org_1", "org_slug": "acme", "org_role": "admin"}),
     "orgs-other": ("/orgs/acme", {"org_id": "org_2", "org_slug": "globex", "org_role": "admin"}),
     "orgs-same": ("/orgs/acme/settings", {"org_id": "org_1", "org_slug": "acme", "org_role": "admin"}),
     "orgs-none": ("/orgs/acme", {}),

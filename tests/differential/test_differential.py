@@ -46,6 +46,16 @@ def _signed_in(answer: Observed) -> bool:
     return answer.status == 200 and isinstance(answer.body, dict) and answer.body["auth"].get("isAuthenticated") is True
 
 
+def _accepted(answer: Observed) -> bool:
+    """Signed in, or a handshake resolved: a redirect that sets a session cookie."""
+    cookies = [value for name, value in answer.headers if name == "set-cookie"]
+    return _signed_in(answer) or (answer.status == 307 and any(c.startswith("__session") for c in cookies))
+
+
+def _signed_out(answer: Observed) -> bool:
+    return answer.status == 200 and answer.body["auth"]["isAuthenticated"] is False
+
+
 def _signed_out_with(reason: str) -> Callable[[Observed], bool]:
     def check(answer: Observed) -> bool:
         return answer.status == 200 and _reason(answer) == reason and answer.body["auth"]["isAuthenticated"] is False
@@ -81,7 +91,7 @@ DELIBERATE: Final[dict[str, Deliberate]] = {
         clerk="a token its lenient decodeJwt reads (padded base64url, duplicate members) is accepted",
         ours="signed out, token-invalid (strict decoding, jwt-attacks §1); where Clerk refuses too, Clerk's reason",
         why="two parsers reading one token differently is how token confusion starts",
-        holds=lambda clerk, ours: _signed_in(clerk) and _signed_out_with("token-invalid")(ours),
+        holds=lambda clerk, ours: _accepted(clerk) and _signed_out(ours),
     ),
     "pending-session": Deliberate(
         clerk="a pending session is a signed-in request state whose auth object is signed out",
