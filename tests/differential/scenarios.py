@@ -41,6 +41,8 @@ def _config(**express: Any) -> Config:
         "signInUrl": "sign_in_url",
         "proxyUrl": "proxy_url",
         "authorizedParties": "authorized_parties",
+        "audience": "audience",
+        "clockSkewInMs": "clock_skew_in_ms",
     }
     sanic: dict[str, Any] = {names[k]: v for k, v in express.items() if k in names}
     if "organizationSyncOptions" in express:
@@ -64,11 +66,26 @@ CONFIGS: Final = {
     ),
     "prod-azp": _config(publishableKey=PK_PROD, authorizedParties=[AZP]),
     "prod-relative-proxy": _config(publishableKey=PK_PROD, proxyUrl="/__clerk"),
+    "prod-audience-skew": _config(publishableKey=PK_PROD, audience=["api://one", "api://two"], clockSkewInMs=60000),
+    "prod-satellite-proxy": _config(
+        publishableKey=PK_PROD,
+        isSatellite=True,
+        proxyUrl="https://satellite.test/__clerk",
+        signInUrl=SIGN_IN,
+    ),
 }
 
 PAGE: Final = (("sec-fetch-dest", "document"), ("accept", "text/html"))
 API: Final = (("accept", "application/json"),)
-KINDS: Final = {"page": PAGE, "api": API}
+KINDS: Final = {
+    "page": PAGE,
+    "api": API,
+    "iframe": (("sec-fetch-dest", "iframe"),),
+    "html-accept": (("accept", "text/html,application/xhtml+xml"),),
+    "fetch": (("sec-fetch-dest", "empty"), ("accept", "text/html")),
+}
+#: every kind of request: the three a handshake may answer and two it may not
+ALL_KINDS: Final = ("api", "page", "iframe", "html-accept", "fetch")
 
 
 @dataclass
@@ -99,7 +116,7 @@ class Kit:
     @property
     def issuer(self) -> str:
         """The ``iss`` of this instance's session cookies: a production satellite's own Frontend API, else the key's."""
-        if self.config.express.get("isSatellite") and not self.development:
+        if self.config.express.get("isSatellite") and self.config.express.get("domain") and not self.development:
             return f"https://clerk.{SATELLITE_DOMAIN}"
         return "https://" + ("clerk.authd.localhost" if self.development else PROD_FAPI)
 
@@ -254,7 +271,7 @@ def _header_v1(k: Kit, kind: str) -> Probe:
     )
 
 
-@flow("header-expired")
+@flow("header-expired", kinds=ALL_KINDS)
 def _header_expired(k: Kit, kind: str) -> Probe:
     return request(kind=kind, bearer=k.expired())
 
@@ -389,7 +406,99 @@ def _header_foreign_issuer(k: Kit, kind: str) -> Probe:
     return request(kind=kind, bearer=k.token(issuer="https://clerk.elsewhere.example"))
 
 
+@flow("header-audience", configs=("prod", "prod-audience-skew"), kinds=("api",))
+def _header_audience(k: Kit, kind: str) -> Probe:
+    return request(kind=kind, bearer=k.token(extra={"aud": "api://two"}))
+
+
+@flow("header-audience-other", configs=("prod", "prod-audience-skew"), kinds=("api",))
+def _header_audience_other(k: Kit, kind: str) -> Probe:
+    return request(kind=kind, bearer=k.token(extra={"aud": "api://three"}))
+
+
+@flow("header-audience-list", configs=("prod-audience-skew",), kinds=("api",))
+def _header_audience_list(k: Kit, kind: str) -> Probe:
+    return request(kind=kind, bearer=k.token(extra={"aud": ["api://x", "api://one"]}))
+
+
+@flow("header-audience-list-other", configs=("prod-audience-skew",), kinds=("api",))
+def _header_audience_list_other(k: Kit, kind: str) -> Probe:
+    return request(kind=kind, bearer=k.token(extra={"aud": ["api://x", ""]}))
+
+
+@flow("header-expired-within-skew", configs=("prod", "prod-audience-skew"), kinds=("api",))
+def _header_within_skew(k: Kit, kind: str) -> Probe:
+    return request(kind=kind, bearer=k.token(now=k.now - 90))
+
+
+@flow("header-double-space", configs=ONE_PROD, kinds=("api",))
+def _header_double_space(k: Kit, kind: str) -> Probe:
+    return request(kind=kind, authorization=f"Bearer  {k.token()}")
+
+
+@flow("header-lowercase-scheme-and-cookie", configs=ONE_PROD + ONE_DEV)
+def _header_lowercase(k: Kit, kind: str) -> Probe:
+    cookies = k.browser(__session=k.token(user_id="user_cookie"), __client_uat=k.uat())
+    return request(kind=kind, authorization=f"bearer {k.token()}", cookies=cookies)
+
+
+@flow("header-wins-over-cookie", configs=ONE_PROD + ONE_DEV)
+def _header_wins(k: Kit, kind: str) -> Probe:
+    cookies = k.browser(__session=k.token(user_id="user_cookie"), __client_uat=k.uat())
+    return request(kind=kind, bearer=k.token(user_id="user_header"), cookies=cookies)
+
+
+@flow("header-two-authorizations", configs=ONE_PROD, kinds=("api",))
+def _header_two(k: Kit, kind: str) -> Probe:
+    return request(kind=kind, bearer=k.token(user_id="user_first"), authorization=f"Bearer {k.token()}")
+
+
+@flow("forwarded-host-list", configs=("prod", "prod-orgsync"), kinds=("page",))
+def _forwarded_list(k: Kit, kind: str) -> Probe:
+    extra = (("x-forwarded-host", "shop.example.com, evil.example"), ("x-forwarded-proto", "https, http"))
+    return request("/orgs/acme", kind=kind, cookies=k.browser(__client_uat=k.uat()), extra=extra)
+
+
+@flow("forwarded-http-with-port", configs=ONE_PROD, kinds=("page",))
+def _forwarded_port(k: Kit, kind: str) -> Probe:
+    extra = (("x-forwarded-host", "shop.example.com:8443"), ("x-forwarded-proto", "http"))
+    return request("/a?b=c%20d&e", kind=kind, cookies=k.browser(__client_uat=k.uat()), extra=extra)
+
+
+@flow("methods-not-get", configs=ONE_PROD + ONE_DEV, kinds=("page",))
+def _methods(k: Kit, kind: str) -> Probe:
+    return request(kind=kind, method="PUT", cookies=k.browser(__client_uat=k.uat()))
+
+
 # --- machine tokens (clerkMiddleware accepts 'any') -------------------------------------------------------
+
+
+@flow("machine-m2m-jwt", configs=ONE_PROD + ONE_DEV, kinds=("api",))
+def _machine_m2m_jwt(k: Kit, kind: str) -> Probe:
+    claims = {"iss": k.issuer, "sub": "mch_9", "iat": int(k.now), "nbf": int(k.now) - 5, "exp": int(k.now) + 60}
+    token = k.fake.mint.sign({**claims, "jti": "mt_jwt_1", "scopes": "mch_1 mch_2"}, header={"cat": "cl_B7d4PD333AAA"})
+    return request(kind=kind, bearer=token)
+
+
+@flow("machine-m2m-jwt-expired", configs=ONE_PROD, kinds=("api",))
+def _machine_m2m_jwt_expired(k: Kit, kind: str) -> Probe:
+    past = int(k.now) - 3600
+    claims = {"iss": k.issuer, "sub": "mch_9", "iat": past, "exp": past + 60}
+    return request(kind=kind, bearer=k.fake.mint.sign(claims, header={"cat": "cl_B7d4PD333AAA"}))
+
+
+@flow("machine-oauth-jwt", configs=ONE_PROD + ONE_DEV, kinds=("api",))
+def _machine_oauth_jwt(k: Kit, kind: str) -> Probe:
+    claims = {
+        "iss": k.issuer,
+        "sub": "user_5",
+        "client_id": "client_5",
+        "scope": "email profile",
+        "jti": "oat_jwt_1",
+        "iat": int(k.now),
+        "exp": int(k.now) + 60,
+    }
+    return request(kind=kind, bearer=k.fake.mint.sign(claims, header={"typ": "at+jwt"}))
 
 
 @flow("machine-api-key", configs=ONE_PROD + ONE_DEV, kinds=("api",))
@@ -464,7 +573,7 @@ def _cookie_uat_zero(k: Kit, kind: str) -> Probe:
     return request(kind=kind, cookies=k.browser(__session=k.token(), __client_uat="0"))
 
 
-@flow("cookie-uat-only")
+@flow("cookie-uat-only", kinds=ALL_KINDS)
 def _cookie_uat_only(k: Kit, kind: str) -> Probe:
     return request(kind=kind, cookies=k.browser(__client_uat=k.uat()))
 
@@ -641,6 +750,36 @@ def _suffixed_dev_browser(k: Kit, kind: str) -> Probe:
     s = k.suffix
     jar = {f"__session_{s}": k.token(), f"__client_uat_{s}": k.uat(), f"__clerk_db_jwt_{s}": "dvb_suffixed"}
     return request(kind=kind, cookies=jar)
+
+
+@flow("cookie-odd-values", configs=ONE_PROD + ONE_DEV)
+def _cookie_odd(k: Kit, kind: str) -> Probe:
+    token = k.token()
+    header = ("cookie", f'__session={token}; __session=second; __client_uat="{k.uat()}"; x=%ZZ; __clerk_db_jwt=dvb_x')
+    return request(kind=kind, extra=(header,))
+
+
+@flow("cookie-uat-not-a-number", configs=ONE_PROD, kinds=("page",))
+def _cookie_uat_nan(k: Kit, kind: str) -> Probe:
+    return request(kind=kind, cookies=k.browser(__session=k.token(), __client_uat="12abc", __clerk_redirect_count="x"))
+
+
+@flow("cookie-handshake-nonce-cookie", configs=ONE_PROD + ONE_DEV)
+def _cookie_nonce(k: Kit, kind: str) -> Probe:
+    nonce = k.unique("nonce")
+    k.fake.register_handshake_nonce(nonce, [f"__session={k.token()}; Path=/", f"__client_uat={k.uat()}"])
+    return request(kind=kind, cookies=k.browser(__clerk_handshake_nonce=nonce))
+
+
+@flow("cross-origin-after-a-redirect", configs=ONE_PROD, kinds=("page",))
+def _cross_origin_counted(k: Kit, kind: str) -> Probe:
+    cookies = k.browser(__session=k.token(), __client_uat=k.uat(), __clerk_redirect_count="1")
+    return request(kind=kind, cookies=cookies, extra=(("referer", "https://elsewhere.example/"),))
+
+
+@flow("dev-legacy-session-param", configs=ONE_DEV, kinds=("page",))
+def _dev_legacy(k: Kit, kind: str) -> Probe:
+    return request("/p?__dev_session=old&__clerk_db_jwt=dvb_q&keep=1", kind=kind, cookies=k.browser())
 
 
 @flow("redirect-loop-limit", configs=ONE_PROD + ONE_DEV, kinds=("page",))
