@@ -72,4 +72,18 @@ def answers_of(app: AnyApp) -> AnswerPolicy:
 
 def request_view(request: Request) -> RequestView:
     """The request as Clerk's Express SDK sees it: its URL re-based on the forwarded or ``Host`` headers."""
-    return RequestView.build(request.method, request.url, request.headers.items())
+    return RequestView.build(request.method, request.url, node_headers(request))
+
+
+def node_headers(request: Request) -> list[tuple[str, str]]:
+    """The request's headers as Node reads them: one character per byte (Latin-1).
+
+    Sanic decodes header bytes as UTF-8 with ``surrogateescape``; Node's ``IncomingMessage`` reads each byte as one
+    character, so a cookie, a ``Referer`` or a forwarded header with a byte above 0x7F means to Clerk what it means
+    here only once re-read that way (the bytes ``0xC3 0xA9`` are ``Ã©`` to Clerk, a lone ``0xE9`` is ``é``).
+    ASCII values, nearly all of them, pass unchanged.
+    """
+    return [
+        (name, value if value.isascii() else value.encode("utf-8", "surrogateescape").decode("latin-1"))
+        for name, value in request.headers.items()
+    ]

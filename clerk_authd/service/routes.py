@@ -28,7 +28,7 @@ from clerk_authd.rules.requirements import (
 )
 from clerk_authd.rules.verdict import Verdict
 from clerk_authd.sanic.answers import AnswerPolicy, bad_request, with_empty_identity
-from clerk_authd.sanic.install import answers_of, runtime_of
+from clerk_authd.sanic.install import answers_of, node_headers, runtime_of
 from clerk_authd.service.logging import DecisionLine, log_decision, log_operator_error
 from clerk_authd.service.ops import metrics_of
 
@@ -64,13 +64,13 @@ async def _framework_answer(request: Request, exception: Exception) -> HTTPRespo
 
 async def verify(request: Request) -> HTTPResponse:
     """nginx ``auth_request`` / ingress-nginx ``auth-url``: 200, 401 (+ where to go), 403, 503; never 3xx."""
-    view = original_request(request.method, request.url, request.headers.items())
+    view = original_request(request.method, request.url, node_headers(request))
     return await _decide(request, "/verify", view, AnswerPolicy.auth_request)
 
 
 async def forward_auth(request: Request) -> HTTPResponse:
     """Traefik ForwardAuth / Caddy ``forward_auth``: the same decision with real redirects."""
-    view = original_request(request.method, request.url, request.headers.items())
+    view = original_request(request.method, request.url, node_headers(request))
     return await _decide(request, "/forward-auth", view, AnswerPolicy.forward_auth)
 
 
@@ -79,13 +79,13 @@ async def ext_authz(request: Request, original_path: str = "") -> HTTPResponse:
     so requirements cannot come from the query here."""
     target = request.path.removeprefix(EXT_AUTHZ_PREFIX) or "/"
     url = f"{target}?{request.query_string}" if request.query_string else target
-    view = RequestView.build(request.method, url, request.headers.items())
+    view = RequestView.build(request.method, url, node_headers(request))
     return await _decide(request, EXT_AUTHZ_PREFIX, view, AnswerPolicy.forward_auth, requirements=NO_REQUIREMENTS)
 
 
 async def handshake(request: Request) -> HTTPResponse:
     """Complete Clerk's handshake for the original URL: 307 back to it, clean, with every cookie."""
-    view = original_request(request.method, request.url, request.headers.items())
+    view = original_request(request.method, request.url, node_headers(request))
     carried = any(view.query.get(name) or view.cookies.get(name) for name in (HANDSHAKE, HANDSHAKE_NONCE))
     if not carried:
         return _bad_request("/handshake", RequirementError(HANDSHAKE, "the original URL carries no handshake"))
@@ -106,7 +106,7 @@ async def has(request: Request) -> HTTPResponse:
         return _bad_request("/has", RequirementError("body", f"is not JSON ({exc})"))
     except RequirementError as exc:
         return _bad_request("/has", exc)
-    headers = list(request.headers.items())
+    headers = node_headers(request)
     if batch.token is not None:  # without whitespace (parse_batch), Clerk's Bearer split gives back exactly it
         carried = ("authorization", "cookie")
         headers = [(k, v) for k, v in headers if k.lower() not in carried] + [
@@ -131,7 +131,7 @@ async def auth(request: Request) -> HTTPResponse:
 def _asked_about(request: Request) -> RequestView:
     """What ``/auth`` and ``GET /has`` decide about: their own request, or the one ``X-Original-URL`` /
     ``X-Original-Method`` name (api.md §2)."""
-    return own_or_original_request(request.method, request.url, request.headers.items())
+    return own_or_original_request(request.method, request.url, node_headers(request))
 
 
 async def _decide(

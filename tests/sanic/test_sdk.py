@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import time
 from collections.abc import Awaitable, Callable
@@ -18,7 +19,7 @@ from clerk_authd.sanic import clerk_middleware, get_auth, require_auth
 from clerk_authd.sanic.express_options import settings_from_options
 from clerk_authd.sanic.install import MiddlewareRequiredError
 from clerk_authd.testing.fake_clerk import FakeClerk
-from tests.servers import SIGN_IN_URL, Running, bearer, unique_app_name
+from tests.servers import DEADLINE_S, SIGN_IN_URL, Running, bearer, unique_app_name
 
 ServeApp = Callable[[Sanic[Any, Any]], Awaitable[Running]]
 PAGE_LOAD = {"Sec-Fetch-Dest": "document", "Accept": "text/html"}
@@ -105,6 +106,26 @@ async def test_clerks_headers_go_out_as_latin1_bytes_as_node_writes_them(
     answer = await app_server.call("/api/me", headers=bearer(token))
     wire = answer.headers["x-clerk-auth-message"].encode("utf-8", "surrogateescape")
     assert wire.startswith(b'Invalid JWT type "caf\xe9". Expected "JWT".')
+
+
+async def test_request_header_bytes_are_read_one_character_each_as_node_reads_them(
+    app_server: Running, live_clerk: FakeClerk
+) -> None:
+    """Node reads the ``Referer`` byte ``0xE9`` as ``é``: ``https://caf\xe9.example`` is another origin (its IDNA
+    host), so a page load with a valid session hand-shakes for the cross-origin sync, as Clerk's does (Sanic's own
+    UTF-8 decoding left a value no URL parser takes, and the request stayed signed in)."""
+    host, port = app_server.url.removeprefix("http://").split(":")
+    cookie = f"__session={member_token(live_clerk)}; __client_uat=1"
+    head = (
+        f"GET /api/me HTTP/1.1\r\nHost: {host}:{port}\r\nSec-Fetch-Dest: document\r\nCookie: {cookie}\r\n"
+        "Connection: close\r\n"
+    ).encode() + b"Referer: https://caf\xe9.example/\r\n\r\n"
+    reader, writer = await asyncio.open_connection(host, int(port))
+    writer.write(head)
+    answer = await asyncio.wait_for(reader.read(), DEADLINE_S)
+    writer.close()
+    assert answer.startswith(b"HTTP/1.1 307 ")
+    assert b"x-clerk-auth-reason: primary-domain-cross-origin-sync\r\n" in answer.lower()
 
 
 async def test_a_handshake_is_answered_307_before_the_handler(app_server: Running) -> None:
