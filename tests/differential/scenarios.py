@@ -759,6 +759,18 @@ def _cookie_odd(k: Kit, kind: str) -> Probe:
     return request(kind=kind, extra=(header,))
 
 
+@flow("request-latin1-bytes", configs=ONE_PROD + ONE_DEV, kinds=("page",))
+def _request_latin1(k: Kit, kind: str) -> Probe:
+    """Latin-1 bytes in request headers: Node reads each byte as one character (``é``), and so must we."""
+    cookies = {"__clerk_db_jwt": "dvb_caf\u00e9", "__session": k.token(), "__client_uat": k.uat(), "x": "\u00ff"}
+    return request(kind=kind, cookies=cookies, extra=(("referer", "https://caf\u00e9.example/"),))
+
+
+@flow("request-latin1-session-cookie", configs=ONE_PROD + ONE_DEV, kinds=("page",))
+def _request_latin1_session(k: Kit, kind: str) -> Probe:
+    return request(kind=kind, cookies=k.browser(__session=k.token() + "\u00e9", __client_uat=k.uat()))
+
+
 @flow("cookie-uat-not-a-number", configs=ONE_PROD, kinds=("page",))
 def _cookie_uat_nan(k: Kit, kind: str) -> Probe:
     return request(kind=kind, cookies=k.browser(__session=k.token(), __client_uat="12abc", __clerk_redirect_count="x"))

@@ -69,7 +69,7 @@ def _throw_answered_signed_out(clerk: Observed, ours: Observed) -> bool:
     return (
         thrown is not None
         and _signed_out_with("unexpected-error")(ours)
-        and ours.header("x-clerk-auth-message") == thrown.encode("utf-8", "replace").decode("latin-1")
+        and ours.header("x-clerk-auth-message") == thrown
     )
 
 
