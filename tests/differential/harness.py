@@ -126,9 +126,14 @@ class Harness:
     # -- lifecycle ---------------------------------------------------------------------------------------
 
     def start(self) -> None:
+        """Start everything, then let each Express app load the keys (the Sanic apps load them before serving), so
+        that no scenario's Backend API failure switch meets Clerk's first JWKS fetch."""
         self._thread.start()
         asyncio.run_coroutine_threadsafe(self._start_python(), self._loop).result(START_TIMEOUT_S)
         self._start_node()
+        token = self.fake.session_token()
+        for config in self.configs:
+            self.call("node", config, Probe("GET", "/", (("host", "warm.up"), ("authorization", f"Bearer {token}"))))
 
     async def _start_python(self) -> None:
         await self.fake.start()

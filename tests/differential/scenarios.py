@@ -508,6 +508,29 @@ def _machine_api_key(k: Kit, kind: str) -> Probe:
     return request(kind=kind, bearer=token)
 
 
+def _registered_api_key(k: Kit, kind: str) -> Probe:
+    token = k.unique("ak")
+    k.fake.register_machine_token(token, "api_key", subject="user_42")
+    return request(kind=kind, bearer=token)
+
+
+# the Backend API failing while it verifies a machine token: unreachable, a 200 that is not JSON, an outage
+flow("machine-api-key-bapi-dropped", configs=ONE_PROD, kinds=("api",), setup=FakeClerk.drop_connections)(
+    _registered_api_key
+)
+flow(
+    "machine-api-key-bapi-garbage",
+    configs=ONE_PROD,
+    kinds=("api",),
+    setup=FakeClerk.serve_garbage,
+    expect="backend-answer-crashes-clerk",
+)(_registered_api_key)
+flow("machine-api-key-bapi-down", configs=ONE_PROD, kinds=("api",), setup=FakeClerk.go_down)(_registered_api_key)
+flow("handshake-nonce-bapi-dropped", configs=ONE_PROD + ONE_DEV, setup=FakeClerk.drop_connections)(
+    lambda k, kind: _nonce_request(k, kind, [f"__session={k.token()}; Path=/"])
+)
+
+
 @flow("machine-api-key-org", configs=ONE_PROD, kinds=("api",))
 def _machine_api_key_org(k: Kit, kind: str) -> Probe:
     token = k.unique("ak")
@@ -769,6 +792,12 @@ def _request_latin1(k: Kit, kind: str) -> Probe:
 @flow("request-latin1-session-cookie", configs=ONE_PROD + ONE_DEV, kinds=("page",))
 def _request_latin1_session(k: Kit, kind: str) -> Probe:
     return request(kind=kind, cookies=k.browser(__session=k.token() + "\u00e9", __client_uat=k.uat()))
+
+
+@flow("url-encodings-in-the-handshake", configs=ONE_PROD + ONE_DEV + ("prod-orgsync",), kinds=("page",))
+def _url_encodings(k: Kit, kind: str) -> Probe:
+    path = "/orgs/caf%C3%A9/x;y?q=a+b&s=%E2%98%BA&t=%2F&u&v=1=2&__clerk_db_jwt=dvb_q&__dev_session=z#frag"
+    return request(path.split("#", maxsplit=1)[0], kind=kind, cookies=k.browser(__client_uat=k.uat()))
 
 
 @flow("cookie-uat-not-a-number", configs=ONE_PROD, kinds=("page",))

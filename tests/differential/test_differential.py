@@ -93,6 +93,12 @@ DELIBERATE: Final[dict[str, Deliberate]] = {
         why="two parsers reading one token differently is how token confusion starts",
         holds=lambda clerk, ours: _accepted(clerk) and _signed_out(ours),
     ),
+    "backend-answer-crashes-clerk": Deliberate(
+        clerk="a malformed Backend API answer crashes Clerk's own code (a TypeError; the middleware answers 500)",
+        ours="signed out, unexpected-error, with a message naming the failed verification",
+        why="an upstream answer must not make the gateway fail, and a crash leaves no Clerk message to reproduce",
+        holds=lambda clerk, ours: clerk.status == 500 and _signed_out_with("unexpected-error")(ours),
+    ),
     "pending-session": Deliberate(
         clerk="a pending session is a signed-in request state whose auth object is signed out",
         ours="the same through the SDK; the service answers signed out, reason session-pending",
