@@ -10,6 +10,7 @@ import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 import orjson
 import pytest
@@ -523,6 +524,28 @@ async def test_the_url_picks_the_organization_to_activate(
     else:
         assert (state.status, state.reason) == ("handshake", "active-organization-mismatch")
         assert (state.header("location") or "").endswith(f"&organization_id={organization_id}")
+
+
+@pytest.mark.parametrize(("path", "organization_id"), [("/multi/a/b", "a%2Cb"), ("/multi/acme", "acme")])
+async def test_a_repeated_slug_hand_shakes_with_the_list_clerk_sends(
+    prod: Env, path: str, organization_id: str
+) -> None:
+    """``:slug+`` gives Clerk a list: never equal to the active slug (so even ``/multi/acme`` for the active ``acme``
+    hand-shakes), sent comma-joined. The whole Location, byte for byte, and the loop-guard cookie."""
+    token = prod.token(org_id="org_1", org_slug="acme", org_role="admin")
+    state = await prod.run(
+        "https://app.test" + path,
+        headers={**cookie(__session=token, __client_uat="1"), **DOC},
+        organization_patterns=("/multi/:slug+",),
+    )
+    redirect = quote(f"https://app.test{path}", safe="")
+    assert (state.status, state.reason, state.message) == ("handshake", "active-organization-mismatch", "")
+    assert state.header("location") == (
+        f"https://{DEFAULT_FRONTEND_API}/v1/client/handshake?redirect_url={redirect}&__clerk_api_version=2026-05-12"
+        f"&suffixed_cookies=false&__clerk_hs_reason=active-organization-mismatch&format=nonce&__session={token}"
+        f"&organization_id={organization_id}"
+    )
+    assert state.set_cookies == ("__clerk_redirect_count=1; SameSite=Lax; HttpOnly; Max-Age=2",)
 
 
 async def test_an_active_organization_on_a_personal_path_is_deactivated(prod: Env) -> None:
