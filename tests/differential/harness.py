@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import http.client
 import json
+import logging
 import os
 import shutil
 import subprocess
@@ -28,6 +29,8 @@ from sanic.response import HTTPResponse
 from sanic.response import json as json_response
 
 from clerk_authd.sanic import clerk_middleware, get_auth
+from clerk_authd.sanic.express_options import settings_from_options
+from clerk_authd.service.app import create_app
 from clerk_authd.testing.fake_clerk import FakeClerk
 from tests.servers import serve_on_loopback, unique_app_name
 
@@ -108,6 +111,17 @@ def sanic_app(name: str, config: Config, fake: FakeClerk) -> Sanic[Any, Any]:
     return app
 
 
+def service_app(config: Config, fake: FakeClerk) -> Sanic[Any, Any]:
+    """The service on the same configuration (its variables are the options' variables)."""
+    settings = settings_from_options({"secret_key": fake.secret_key, "api_url": fake.url, **config.sanic})
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    app = create_app(settings, name=unique_app_name("diff_service"))
+    root.handlers[:] = handlers  # create_app configures the process's logging; the test run keeps its own
+    root.setLevel(level)
+    return app
+
+
 class Harness:
     """FakeClerk, the Sanic apps and the Express apps, started once for the whole run."""
 
@@ -116,7 +130,7 @@ class Harness:
         #: the clock of the scenario being run: FakeClerk stamps refreshed tokens with it, so both sides get the same
         self.now = time.time()
         self.fake = FakeClerk(clock=lambda: self.now)
-        self.ports: dict[str, dict[str, int]] = {"python": {}, "node": {}}
+        self.ports: dict[str, dict[str, int]] = {"python": {}, "service": {}, "node": {}}
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="differential", daemon=True)
         self._stops: list[Callable[[], Awaitable[None]]] = []
@@ -138,9 +152,13 @@ class Harness:
     async def _start_python(self) -> None:
         await self.fake.start()
         for name, config in self.configs.items():
-            url, stop = await serve_on_loopback(sanic_app(name, config, self.fake))
-            self._stops.append(stop)
-            self.ports["python"][name] = int(url.rsplit(":", 1)[1])
+            for side, app in (
+                ("python", sanic_app(name, config, self.fake)),
+                ("service", service_app(config, self.fake)),
+            ):
+                url, stop = await serve_on_loopback(app)
+                self._stops.append(stop)
+                self.ports[side][name] = int(url.rsplit(":", 1)[1])
 
     def _start_node(self) -> None:
         env = {key: value for key, value in os.environ.items() if not key.startswith("CLERK_")}
