@@ -21,8 +21,9 @@ from clerk_authd.errors import (
     MachineTokenVerificationError,
     TokenVerificationError,
 )
-from clerk_authd.rules.auth import Auth, InvalidTokenAuth, MachineAuth, SignedInAuth, SignedOutAuth
+from clerk_authd.rules.auth import Auth, InvalidTokenAuth, SignedInAuth, SignedOutAuth
 from clerk_authd.rules.keys import PemKey
+from clerk_authd.rules.machine_auth import MachineAuth
 from clerk_authd.rules.request import RequestView
 from clerk_authd.rules.state import RequestState
 from clerk_authd.rules.verdict import Verdict

@@ -31,11 +31,11 @@ from clerk_authd.clerk.tokens import DEFAULT_CLOCK_SKEW_MS, VerifyOptions, verif
 from clerk_authd.errors import BackendAPIError, TokenVerificationError
 from clerk_authd.js.values import UNDEFINED, js_json, js_truthy
 from clerk_authd.reasons import MachineCode
-from clerk_authd.rules.auth import MachineAuth
 from clerk_authd.rules.jwt import DecodedJwt, decode_jwt, looks_like_jwt
 from clerk_authd.rules.keys import KeyResolver
 from clerk_authd.rules.machine_auth import (
     MSG_UNEXPECTED,
+    MachineAuth,
     MachineTokenRejectedError,
     api_key_from_json,
     m2m_from_json,
