@@ -215,11 +215,17 @@ class UsersAPI(SubAPI):
     """Clerk's ``UserAPI``."""
 
     async def get_user_list(self, **params: Unpack[UserListParams]) -> PaginatedResourceResponse[User]:
-        """``GET /users`` with the filters and ``GET /users/count`` with the count filters, concurrently."""
+        """``GET /users`` with the filters and ``GET /users/count`` with the count filters, concurrently; the
+        first failure is raised as itself, as Clerk's ``Promise.all`` rejects with it."""
         count_query = {name: value for name, value in params.items() if name in _COUNT_FILTERS}
-        async with asyncio.TaskGroup() as group:
-            page = group.create_task(self._transport.send("GET", "/users", query=params))
-            count = group.create_task(self._count(count_query))
+        page = asyncio.ensure_future(self._transport.send("GET", "/users", query=params))
+        count = asyncio.ensure_future(self._count(count_query))
+        try:
+            await asyncio.gather(page, count)
+        except BaseException:
+            page.cancel()  # the first failure is the call's; the other call's answer is no longer wanted
+            count.cancel()
+            raise
         listed = PaginatedResourceResponse.from_json(User, page.result())
         return PaginatedResourceResponse(listed.data, count.result())
 

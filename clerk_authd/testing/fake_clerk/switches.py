@@ -38,18 +38,17 @@ class FailureSwitches:
         errors: list[dict[str, object]] | None = None,
         *,
         times: int | None = None,
-        retry_after: str | None = None,
+        headers: dict[str, str] | None = None,
     ) -> None:
-        """Answer with ``status`` and ``{"errors": errors}`` (a generic Clerk error by default): every request,
-        or the next ``times``; ``retry_after`` adds that ``Retry-After`` header."""
+        """Answer with ``status`` and ``{"errors": errors}`` (a generic Clerk error by default) and ``headers``:
+        every request, or only the next ``times``."""
         default = [clerk_error("unexpected_error", f"FakeClerk was told to fail with {status}")]
-        headers = {} if retry_after is None else {"Retry-After": retry_after}
-        self._forced = _Forced(status, default if errors is None else list(errors), times, headers)
+        self._forced = _Forced(status, default if errors is None else list(errors), times, dict(headers or {}))
 
     def rate_limit(self, *, retry_after: str | None = "1", times: int | None = 1) -> None:
         """Answer the next ``times`` requests 429 ``too_many_requests``, as Clerk's rate limiter does."""
         error = clerk_error("too_many_requests", "Too many requests, retry later")
-        self.fail_with(429, [error], times=times, retry_after=retry_after)
+        self.fail_with(429, [error], times=times, headers=None if retry_after is None else {"Retry-After": retry_after})
 
     def go_down(self) -> None:
         """Answer every request with 503, as Clerk does during an outage."""
@@ -85,7 +84,8 @@ class FailureSwitches:
                 self._forced = None
         if self._garbage:
             status = 200 if forced is None else forced.status
-            return web.Response(status=status, text=GARBAGE_BODY, content_type="text/html")
+            headers = {} if forced is None else forced.headers
+            return web.Response(status=status, text=GARBAGE_BODY, content_type="text/html", headers=headers)
         if forced is not None:
             return errors_response(forced.status, forced.errors, forced.headers)
         return None
