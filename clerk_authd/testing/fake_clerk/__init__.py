@@ -4,7 +4,8 @@
 
     server.py           FakeClerk: lifecycle, keys and tokens, the verifier's endpoints, request recording
     store.py            ResourceStore: users, organizations, memberships, sessions, invitations, identifiers
-    routes.py           the resource endpoints over the store: filters, order, pages
+    routes.py           the resource endpoints over the store, as one table
+    listing.py          how lists answer: filters, order_by, limit/offset
     switches.py         failure switches: forced statuses (429 with Retry-After, 5xx), slow, garbage
     machine_tokens.py   the machine-token verify endpoints
     responses.py        Clerk's JSON and error bodies

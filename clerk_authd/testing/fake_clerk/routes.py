@@ -1,7 +1,6 @@
 """The resource endpoints FakeClerk serves from its ``ResourceStore``, as one table: method, path, handler.
 
-Lists filter, order (``order_by``, ``-created_at`` by default) and page (``limit`` 10 and ``offset`` 0 by
-default, as Clerk's) the way the Backend API does. ``GET /users`` answers a bare array and ``/users/count``
+Lists filter, order and page as ``listing`` does. ``GET /users`` answers a bare array and ``/users/count``
 the count, as Clerk's do; the other lists answer ``{"data": [...], "total_count": n}``.
 """
 
@@ -11,45 +10,12 @@ import re
 from collections.abc import Callable, Iterable
 from typing import Any, Final
 
-from multidict import MultiMapping
-
+from clerk_authd.testing.fake_clerk.listing import Query, contains, listed, matches
 from clerk_authd.testing.fake_clerk.store import JSON, ResourceStore, StoreError, get_or_404, merge_metadata
 
-Query = MultiMapping[str]
 Handler = Callable[[ResourceStore, dict[str, str], Query, JSON], Any]
 _USER_METADATA: Final = ("public_metadata", "private_metadata", "unsafe_metadata")
 _ORG_METADATA: Final = ("public_metadata", "private_metadata")
-
-
-def _int(query: Query, name: str, default: int) -> int:
-    text = query.get(name)
-    if text is None:
-        return default
-    if not text.isdigit():
-        raise StoreError(400, "form_param_format_invalid", f"{name} must be a non-negative integer", param=name)
-    return int(text)
-
-
-def _listed(items: Iterable[JSON], query: Query, *, bare: bool = False) -> Any:
-    """Order by ``order_by`` (ties by creation), then one page of ``limit`` from ``offset``."""
-    order = query.get("order_by", "-created_at")
-    field = order.lstrip("+-")
-    ranked = sorted(enumerate(items), key=lambda pair: (pair[1].get(field) is None, pair[1].get(field) or 0, pair[0]))
-    ordered = [item for _, item in (reversed(ranked) if order.startswith("-") else ranked)]
-    offset, limit = _int(query, "offset", 0), _int(query, "limit", 10)
-    data = ordered[offset : offset + limit]
-    return data if bare else {"data": data, "total_count": len(ordered)}
-
-
-def _matches(query: Query, name: str, values: Iterable[Any]) -> bool:
-    """No ``name`` filter, or one of its values among ``values``."""
-    wanted = query.getall(name, [])
-    return not wanted or any(value in wanted for value in values)
-
-
-def _contains(query: Query, texts: Iterable[Any]) -> bool:
-    needle = query.get("query", "").lower()
-    return not needle or any(needle in str(text).lower() for text in texts if text)
 
 
 def _users(store: ResourceStore, query: Query) -> list[JSON]:
@@ -63,13 +29,13 @@ def _users(store: ResourceStore, query: Query) -> list[JSON]:
     return [
         user
         for user in store.users.values()
-        if _matches(query, "user_id", [user["id"]])
-        and _matches(query, "email_address", [e["email_address"] for e in user["email_addresses"]])
-        and _matches(query, "phone_number", [p["phone_number"] for p in user["phone_numbers"]])
-        and _matches(query, "username", [user["username"]])
-        and _matches(query, "external_id", [user["external_id"]])
-        and _matches(query, "organization_id", member_of(user))
-        and _contains(
+        if matches(query, "user_id", [user["id"]])
+        and matches(query, "email_address", [e["email_address"] for e in user["email_addresses"]])
+        and matches(query, "phone_number", [p["phone_number"] for p in user["phone_numbers"]])
+        and matches(query, "username", [user["username"]])
+        and matches(query, "external_id", [user["external_id"]])
+        and matches(query, "organization_id", member_of(user))
+        and contains(
             query,
             [
                 user["id"],
@@ -80,6 +46,20 @@ def _users(store: ResourceStore, query: Query) -> list[JSON]:
             ],
         )
     ]
+
+
+def _user_memberships(store: ResourceStore, p: dict[str, str], q: Query, body: JSON) -> Any:
+    user = get_or_404(store.users, p["id"], "user")
+    return listed([m for m in store.memberships.values() if m["public_user_data"]["user_id"] == user["id"]], q)
+
+
+def _organizations(store: ResourceStore, p: dict[str, str], q: Query, body: JSON) -> Any:
+    found = [
+        org
+        for org in store.organizations.values()
+        if matches(q, "organization_id", [org["id"]]) and contains(q, [org["name"], org["slug"]])
+    ]
+    return listed(found, q)
 
 
 def _user_update(store: ResourceStore, p: dict[str, str], q: Query, body: JSON) -> JSON:
@@ -146,11 +126,11 @@ def _memberships(store: ResourceStore, p: dict[str, str], q: Query, body: JSON) 
         m
         for m in store.memberships.values()
         if m["organization"]["id"] == org["id"]
-        and _matches(q, "user_id", [m["public_user_data"]["user_id"]])
-        and _matches(q, "role", [m["role"]])
-        and _contains(q, [m["public_user_data"]["identifier"], m["public_user_data"]["first_name"]])
+        and matches(q, "user_id", [m["public_user_data"]["user_id"]])
+        and matches(q, "role", [m["role"]])
+        and contains(q, [m["public_user_data"]["identifier"], m["public_user_data"]["first_name"]])
     ]
-    return _listed(found, q)
+    return listed(found, q)
 
 
 def _membership(store: ResourceStore, p: dict[str, str]) -> JSON:
@@ -177,11 +157,11 @@ def _sessions(store: ResourceStore, p: dict[str, str], q: Query, body: JSON) -> 
     found = [
         s
         for s in store.sessions.values()
-        if _matches(q, "user_id", [s["user_id"]])
-        and _matches(q, "client_id", [s["client_id"]])
-        and _matches(q, "status", [s["status"]])
+        if matches(q, "user_id", [s["user_id"]])
+        and matches(q, "client_id", [s["client_id"]])
+        and matches(q, "status", [s["status"]])
     ]
-    return _listed(found, q, bare=q.get("paginated") != "true")
+    return listed(found, q, bare=q.get("paginated") != "true")
 
 
 def _revoked(listing: Callable[[ResourceStore], dict[str, JSON]], what: str) -> Handler:
@@ -199,14 +179,14 @@ def _invitations(store: ResourceStore, p: dict[str, str], q: Query, body: JSON) 
     found = [
         i
         for i in store.invitations.values()
-        if _matches(q, "status", [i["status"]]) and _contains(q, [i["email_address"]])
+        if matches(q, "status", [i["status"]]) and contains(q, [i["email_address"]])
     ]
-    return _listed(found, q, bare=q.get("paginated") != "true")
+    return listed(found, q, bare=q.get("paginated") != "true")
 
 
 def _identifiers(listing: Callable[[ResourceStore], dict[str, JSON]]) -> Handler:
     def handle(store: ResourceStore, p: dict[str, str], q: Query, body: JSON) -> Any:
-        return _listed(listing(store).values(), q)
+        return listed(listing(store).values(), q)
 
     return handle
 
@@ -216,7 +196,7 @@ _ID = r"(?P<id>[^/]+)"
 ROUTES: Final[list[tuple[str, re.Pattern[str], Handler]]] = [
     (method, re.compile(f"/v1{path}"), handler)
     for method, path, handler in [
-        ("GET", "/users", lambda s, p, q, b: _listed(_users(s, q), q, bare=True)),
+        ("GET", "/users", lambda s, p, q, b: listed(_users(s, q), q, bare=True)),
         ("GET", "/users/count", lambda s, p, q, b: {"object": "total_count", "total_count": len(_users(s, q))}),
         ("POST", "/users", lambda s, p, q, b: s.add_user(**b)),
         ("GET", f"/users/{_ID}", lambda s, p, q, b: get_or_404(s.users, p["id"], "user")),
@@ -227,30 +207,8 @@ ROUTES: Final[list[tuple[str, re.Pattern[str], Handler]]] = [
         ("POST", f"/users/{_ID}/unban", _user_flag("banned", False)),
         ("POST", f"/users/{_ID}/lock", _user_flag("locked", True)),
         ("POST", f"/users/{_ID}/unlock", _user_flag("locked", False)),
-        (
-            "GET",
-            f"/users/{_ID}/organization_memberships",
-            lambda s, p, q, b: _listed(
-                [
-                    m
-                    for m in s.memberships.values()
-                    if m["public_user_data"]["user_id"] == get_or_404(s.users, p["id"], "user")["id"]
-                ],
-                q,
-            ),
-        ),
-        (
-            "GET",
-            "/organizations",
-            lambda s, p, q, b: _listed(
-                [
-                    o
-                    for o in s.organizations.values()
-                    if _matches(q, "organization_id", [o["id"]]) and _contains(q, [o["name"], o["slug"]])
-                ],
-                q,
-            ),
-        ),
+        ("GET", f"/users/{_ID}/organization_memberships", _user_memberships),
+        ("GET", "/organizations", _organizations),
         ("POST", "/organizations", lambda s, p, q, b: s.add_organization(**b)),
         ("GET", f"/organizations/{_ID}", _get_organization),
         ("PATCH", f"/organizations/{_ID}", _org_update),
@@ -284,10 +242,10 @@ ROUTES: Final[list[tuple[str, re.Pattern[str], Handler]]] = [
 ]
 
 
-def route(store: ResourceStore, method: str, path: str, query: Query, body: Any) -> tuple[int, Any] | None:
-    """The status and JSON of a resource endpoint, or ``None`` when no route matches (the caller's 404)."""
+def route(store: ResourceStore, method: str, path: str, query: Query, body: Any) -> Any:
+    """The JSON a resource endpoint answers; ``StoreError`` for Clerk's error answers, a 404 when nothing matches."""
     for route_method, pattern, handler in ROUTES:
         match = pattern.fullmatch(path)
         if match is not None and method == route_method:
-            return 200, handler(store, match.groupdict(), query, body if isinstance(body, dict) else {})
-    return None
+            return handler(store, match.groupdict(), query, body if isinstance(body, dict) else {})
+    raise StoreError(404, "resource_not_found", "not found")

@@ -241,12 +241,9 @@ class FakeClerk(FailureSwitches):
         if request.method == "POST" and match is not None:
             return self._refresh(match.group(1), request.query.get("suffixed_cookies") == "true", body)
         try:
-            answer = route(self.store, request.method, request.path, request.query, body)
+            return json_response(route(self.store, request.method, request.path, request.query, body))
         except StoreError as error:
             return errors_response(error.status, [clerk_error(error.code, error.message, meta=error.meta)])
-        if answer is None:
-            return errors_response(404, [clerk_error("resource_not_found", "not found")])
-        return json_response(answer[1], status=answer[0])
 
     def _refresh(self, session_id: str, suffixed: bool, body: Any) -> web.Response:
         """Mint a new token from the expired one's claims, as cookie directives (clerk-semantics §6)."""

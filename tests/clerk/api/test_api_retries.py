@@ -149,3 +149,11 @@ def test_retry_after_as_an_http_date() -> None:
     assert parse_retry_after(format_datetime(now + timedelta(seconds=30), usegmt=True), now) == 30.0
     assert parse_retry_after(format_datetime(now - timedelta(seconds=30), usegmt=True), now) == 0.0
     assert parse_retry_after("Wed, 02 Dec 2026 09:00:30 -0000", now) is None
+
+
+async def test_a_spent_deadline_sends_nothing(fake: FakeClerk) -> None:
+    """No time left (here none to begin with): a ClerkTransportError naming the deadline, and no request."""
+    async with ClerkClient(secret_key=fake.secret_key, api_url=fake.url, retry=RetryPolicy(deadline_s=0)) as client:
+        with pytest.raises(ClerkTransportError, match="gave up at the total deadline of 0s"):
+            await client.users.get_user("user_1")
+    assert fake.received == []
