@@ -74,7 +74,7 @@ class Transport:
     """One ``aiohttp.ClientSession``, the keys, the timeouts and the retry policy of a ``ClerkClient``.
 
     ``timeout_s`` bounds each attempt as a whole (connect, send, read the body); ``retry.deadline_s`` bounds a
-    call with all its retries. ``rng`` draws the jitter (tests seed it).
+    call with all its retries.
     """
 
     def __init__(
@@ -86,7 +86,6 @@ class Transport:
         machine_secret_key: str,
         timeout_s: float,
         retry: RetryPolicy,
-        rng: random.Random | None = None,
     ) -> None:
         self.secret_key = secret_key
         self.machine_secret_key = machine_secret_key
@@ -94,7 +93,7 @@ class Transport:
         self.api_version = api_version
         self.timeout_s = timeout_s
         self.retry = retry
-        self._rng = rng or random.Random()  # noqa: S311 - jitter, not a secret
+        self._rng = random.Random()  # noqa: S311 - jitter, not a secret
         self._state = ClientState.UNOPENED
         self._session: aiohttp.ClientSession | None = None
 
