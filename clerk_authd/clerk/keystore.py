@@ -255,8 +255,8 @@ class KeyStore:
     def _failure_from(self, exc: BackendAPIError) -> _Failure:
         """Clerk's mapping of a failed JWKS call (clerk-semantics §14.6)."""
         for error in exc.errors:
-            if error.get("code") == INVALID_SECRET_KEY_CODE:
-                return _Failure(Reason.SECRET_KEY_INVALID, str(error.get("message", "")), Action.CONTACT_SUPPORT)
+            if error.code == INVALID_SECRET_KEY_CODE:
+                return _Failure(Reason.SECRET_KEY_INVALID, error.message, Action.CONTACT_SUPPORT)
         url = self._client.jwks_url
         # The message reaches clients (X-Clerk-Auth-Message), so it says what failed in Clerk's words and no
         # more; the transport's own detail goes to the log only.

@@ -87,10 +87,10 @@ class SessionTokenErrors:
         except BackendAPIError as error:
             if not error.errors:
                 return None, "unexpected-bapi-error"
-            code = error.errors[0].get("code")
+            code = error.errors[0].code
             if code == "unexpected_error":
                 return None, "fetch-error"
-            return None, code if isinstance(code, str) and code else "unexpected-sdk-error"
+            return None, code or "unexpected-sdk-error"
         try:
             set_cookies, session_token = apply_directives(directives)
         except HandshakeError:
