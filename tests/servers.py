@@ -21,12 +21,12 @@ import aiohttp
 import orjson
 import pytest
 from multidict import CIMultiDictProxy
+from sanic import Sanic
 
 from clerk_authd.config import load_settings
 from clerk_authd.rules.verdict import IDENTITY_HEADERS
 from clerk_authd.service.app import create_app
 from clerk_authd.testing.fake_clerk import DEFAULT_FRONTEND_API, FakeClerk
-from sanic import Sanic
 
 #: a production instance on FakeClerk's Frontend API host (production instances hand-shake on page loads)
 PK_LIVE_LOCAL = "pk_live_" + base64.b64encode(f"{DEFAULT_FRONTEND_API}$".encode()).decode().rstrip("=")

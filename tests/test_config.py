@@ -63,7 +63,7 @@ def test_every_variable_is_read() -> None:
             "CLERK_AUTHD_CLOCK_SKEW_MS": "0",
             "CLERK_AUTHD_ACCEPTS_TOKEN": "session_token,api_key",
             "CLERK_AUTHD_JWKS_REFRESH_S": "60",
-            "CLERK_AUTHD_JWKS_MIN_REFETCH_S": "0",
+            "CLERK_AUTHD_JWKS_MIN_REFETCH_S": "0.001",
             "CLERK_AUTHD_JWKS_STALE_S": "3600",
             "CLERK_AUTHD_CACHE_SIZE": "0",
             "CLERK_AUTHD_ORG_PATTERNS": "/orgs/:slug,/orgs/:slug/(.*)",
@@ -85,7 +85,7 @@ def test_every_variable_is_read() -> None:
     assert (s.host, s.port, s.workers) == ("0.0.0.0", 9000, 4)  # noqa: S104 - see above
     assert s.clock_skew_ms == 0
     assert s.accepts_token == ("session_token", "api_key")
-    assert (s.jwks_refresh_s, s.jwks_min_refetch_s, s.jwks_stale_s) == (60.0, 0.0, 3600.0)
+    assert (s.jwks_refresh_s, s.jwks_min_refetch_s, s.jwks_stale_s) == (60.0, 0.001, 3600.0)
     assert s.cache_size == 0
     assert s.org_patterns == ("/orgs/:slug", "/orgs/:slug/(.*)")
     assert s.personal_account_patterns == ("/me",)

@@ -14,6 +14,7 @@ from typing import Final
 
 from clerk_authd.clerk.backend_api import ClerkClient
 from clerk_authd.clerk.handshake import dev_handshake_failure, resolve_handshake
+from clerk_authd.clerk.limiter import CallGuard
 from clerk_authd.clerk.options import AuthenticateOptions
 from clerk_authd.clerk.refresh import SessionTokenErrors
 from clerk_authd.clerk.session_verifier import SessionVerifier
@@ -63,8 +64,10 @@ class CookiePath:
         *,
         client: ClerkClient | None,
         keys: KeyResolver | None,
+        guard: CallGuard,
     ) -> None:
         self._options = options
+        self._guard = guard
         self._sessions = sessions
         self._errors = errors
         self._client = client
@@ -79,13 +82,16 @@ class CookiePath:
         session_cookie = carriers.session_token_in_cookie
         if carriers.handshake_nonce or carriers.handshake_token:
             try:
-                return await resolve_handshake(context, self._verify_options, client=self._client, keys=self._keys)
+                return await resolve_handshake(
+                    context, self._verify_options, client=self._client, keys=self._keys, guard=self._guard
+                )
             except TokenVerificationError as error:
                 if development:
                     raise AuthenticateRequestError(dev_handshake_failure(error)) from error
-                log.error("Clerk: unable to resolve handshake: %s", error)  # noqa: TRY400 - expected; no traceback
+                # Clerk logs an error; anyone can send a bogus handshake cookie, so it is info here
+                log.info("Clerk: unable to resolve handshake: %s", error)
             except HandshakeError as error:
-                log.error("Clerk: unable to resolve handshake: %s", error)  # noqa: TRY400 - expected; no traceback
+                log.info("Clerk: unable to resolve handshake: %s", error)
         synced = request.query.get("__clerk_synced")
         has_cookies = bool(session_cookie) or has_active_client
         if (

@@ -14,14 +14,14 @@ from clerk_authd.testing.fake_clerk import FakeClerk
 
 @pytest.fixture
 async def runtime(fake_clerk: FakeClerk) -> AsyncIterator[ClerkRuntime]:
-    """A worker's runtime configured against ``fake_clerk``; refetches on unknown kids are not rate-limited."""
+    """A worker's runtime configured against ``fake_clerk``; refetches on unknown kids are (almost) not rate-limited."""
     settings = load_settings(
         {
             "CLERK_PUBLISHABLE_KEY": fake_clerk.publishable_key,
             "CLERK_SECRET_KEY": fake_clerk.secret_key,
             "CLERK_API_URL": fake_clerk.url,
             "CLERK_AUTHORIZED_PARTIES": "http://localhost:3000",
-            "CLERK_AUTHD_JWKS_MIN_REFETCH_S": "0",
+            "CLERK_AUTHD_JWKS_MIN_REFETCH_S": "0.001",
         }
     )
     worker = ClerkRuntime(settings)

@@ -13,12 +13,12 @@ from collections.abc import Awaitable, Callable
 from typing import Any, NamedTuple
 
 import pytest
+from sanic import Request, Sanic
+from sanic.response import HTTPResponse, text
 
 from clerk_authd.config import load_settings
 from clerk_authd.sanic import clerk_middleware, get_auth, require_auth
 from clerk_authd.testing.fake_clerk import FakeClerk
-from sanic import Request, Sanic
-from sanic.response import HTTPResponse, text
 from tests.servers import Answer, Running, assert_identity_headers, unique_app_name
 
 StartService = Callable[..., Awaitable[Running]]

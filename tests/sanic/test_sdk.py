@@ -10,14 +10,14 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
+from sanic import Request, Sanic
+from sanic.response import HTTPResponse, json, text
 
 from clerk_authd.config import load_settings
 from clerk_authd.sanic import clerk_middleware, get_auth, require_auth
 from clerk_authd.sanic.express_options import settings_from_options
 from clerk_authd.sanic.install import MiddlewareRequiredError
 from clerk_authd.testing.fake_clerk import FakeClerk
-from sanic import Request, Sanic
-from sanic.response import HTTPResponse, json, text
 from tests.servers import SIGN_IN_URL, Running, bearer, unique_app_name
 
 ServeApp = Callable[[Sanic[Any, Any]], Awaitable[Running]]
