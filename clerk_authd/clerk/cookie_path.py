@@ -27,6 +27,7 @@ from clerk_authd.reasons import (
     DEV_BROWSER_SYNC,
     PRIMARY_DOMAIN_CROSS_ORIGIN_SYNC,
     PRIMARY_RESPONDS_TO_SYNCING,
+    REDIRECT_URL_NOT_ALLOWED,
     SATELLITE_NEEDS_SYNCING,
     SESSION_TOKEN_AND_UAT_MISSING,
     SESSION_TOKEN_IAT_BEFORE_CLIENT_UAT,
@@ -47,6 +48,9 @@ from clerk_authd.rules.tokentypes import has_non_session_jwt_category, is_machin
 log = logging.getLogger(__name__)
 
 MSG_CROSS_ORIGIN: Final = "Cross-origin request from satellite domain requires handshake"
+MSG_REDIRECT_NOT_ALLOWED: Final = (
+    "__clerk_redirect_url is neither this app's origin nor one of CLERK_AUTHORIZED_PARTIES; not redirecting"
+)
 MSG_MISSING_AZP: Final = (
     "Clerk: Session token from cookie is missing the azp claim. In a future version of Clerk, this token will be "
     "considered invalid. Please contact Clerk support if you see this warning."
@@ -74,6 +78,9 @@ class CookiePath:
         self._keys = keys
         self._verify_options = options.verify_options(keys, sessions.clock)
         self._warned_azp = False
+        parsed = (parse_url(party) for party in options.authorized_parties)
+        #: where a development primary may send a satellite back to, besides the request's own origin
+        self._redirect_origins = frozenset(url.origin for url in parsed if url is not None and url.origin != "null")
 
     async def authenticate(self, context: Context, now: float) -> RequestState:
         options, request, carriers, instance = self._options, context.request, context.carriers, context.instance
@@ -115,6 +122,10 @@ class CookiePath:
             target = parse_url(redirect_back)
             if target is None:  # Clerk throws here; a hostile query must not fail the request
                 return RequestState.signed_out(UNEXPECTED_ERROR, "Invalid __clerk_redirect_url")
+            # Clerk redirects anywhere, with the dev-browser token appended (clerk-semantics §23.6): an open
+            # redirect that hands the victim's token to the target. Only the app and its satellites qualify.
+            if target.origin != request.origin and target.origin not in self._redirect_origins:
+                return RequestState.signed_out(REDIRECT_URL_NOT_ALLOWED, MSG_REDIRECT_NOT_ALLOWED)
             if carriers.dev_browser_token:
                 target = target.appending(DEV_BROWSER, carriers.dev_browser_token)
             location = target.setting("__clerk_synced", "true").href

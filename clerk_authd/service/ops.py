@@ -38,6 +38,7 @@ def sync_metrics(metrics: Metrics, runtime: ClerkRuntime) -> None:
     metrics.sync(
         cache_counts=(cache.hits, cache.misses) if cache is not None else None,
         key_age_s=runtime.key_status().age_s,
+        limited=runtime.guard.limited,
     )
 
 
