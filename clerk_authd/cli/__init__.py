@@ -35,8 +35,9 @@ from clerk_authd.config import Settings, load_settings, read_sources
 from clerk_authd.errors import ConfigError, TokenVerificationError
 from clerk_authd.js.values import js_json
 from clerk_authd.reasons import Reason
-from clerk_authd.rules.jwt import peek_jwt
+from clerk_authd.rules.jwt import looks_like_jwt, peek_jwt
 from clerk_authd.rules.request import RequestView
+from clerk_authd.rules.tokentypes import API_KEY_PREFIX, M2M_TOKEN_PREFIX, OAUTH_TOKEN_PREFIX
 from clerk_authd.testing.dev_issuer import (
     DEFAULT_AZP,
     DevIssuer,
@@ -55,6 +56,7 @@ EXIT_OK: Final = 0
 EXIT_FAILED: Final = 1
 EXIT_CONFIG: Final = 2
 _KEY_VARIABLES: Final = ("CLERK_SECRET_KEY", "CLERK_PUBLISHABLE_KEY", "CLERK_JWT_KEY")
+_OPAQUE_PREFIXES: Final = (API_KEY_PREFIX, M2M_TOKEN_PREFIX, OAUTH_TOKEN_PREFIX)
 #: connections the kernel queues before a worker accepts them (Sanic's default)
 _BACKLOG: Final = 100
 
@@ -327,8 +329,16 @@ def failed_check(error: TokenVerificationError) -> str:
 
 
 def fingerprint(token: str) -> str:
-    """How explain names a token: its first characters, its length and a digest; never the whole token."""
-    return f"{token[:12]}… ({len(token)} chars, blake2b {token_digest(token).hex()[:16]})"
+    """How explain names a token: what kind it is, its length and a digest; never any of its secret.
+
+    A JWT's first characters are its base64url header (``eyJhbGciOi``), public, so they are shown; an opaque
+    token (``ak_``, ``mt_``, ``oat_``) is all secret after its prefix, so only the prefix is.
+    """
+    if looks_like_jwt(token):
+        shown = token[:12]
+    else:
+        shown = next((prefix for prefix in _OPAQUE_PREFIXES if token.startswith(prefix)), "")
+    return f"{shown}… ({len(token)} chars, blake2b {token_digest(token).hex()[:16]})"
 
 
 async def explain_token(token: str, settings: Settings) -> tuple[str, bool]:
