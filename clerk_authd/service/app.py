@@ -14,6 +14,8 @@ import asyncio
 import contextlib
 import logging
 import os
+import time
+from collections.abc import Callable
 from typing import Any, Final
 
 from sanic import Sanic
@@ -33,8 +35,17 @@ _METRICS_SYNC_S: Final = 5.0
 _STOP_DEADLINE_S: Final = 5.0
 
 
-def create_app(settings: Settings, *, name: str = "clerk_authd") -> Sanic[Any, Any]:
-    """The service: decision endpoints, operations endpoints, one runtime per worker, access log off."""
+def create_app(
+    settings: Settings,
+    *,
+    name: str = "clerk_authd",
+    clock: Callable[[], float] = time.time,
+    monotonic: Callable[[], float] = time.monotonic,
+) -> Sanic[Any, Any]:
+    """The service: decision endpoints, operations endpoints, one runtime per worker, access log off.
+
+    ``clock`` (epoch seconds) and ``monotonic`` are the runtime's clocks: the faults tests run hours of Clerk
+    outage on them without waiting."""
     configure_logging(settings.log_format, settings.log_level)
     app: Sanic[Any, Any] = Sanic(name, configure_logging=False)
     app.config.ACCESS_LOG = False
@@ -42,7 +53,14 @@ def create_app(settings: Settings, *, name: str = "clerk_authd") -> Sanic[Any, A
     app.config.FALLBACK_ERROR_FORMAT = "json"
     app.config.GRACEFUL_SHUTDOWN_TIMEOUT = _STOP_DEADLINE_S
     app.ctx.metrics = Metrics()
-    install_runtime(app, settings, on_jwks_fetch=app.ctx.metrics.jwks_fetch, close_deadline_s=_STOP_DEADLINE_S)
+    install_runtime(
+        app,
+        settings,
+        on_jwks_fetch=app.ctx.metrics.jwks_fetch,
+        close_deadline_s=_STOP_DEADLINE_S,
+        clock=clock,
+        monotonic=monotonic,
+    )
     register_routes(app)
     apply_limits(app, settings)
     if settings.ops_port is None:
