@@ -30,8 +30,12 @@ async def raw(service: Running) -> AsyncIterator[tuple[asyncio.StreamReader, asy
 
 
 async def closed_within(reader: asyncio.StreamReader, seconds: float) -> bytes:
-    """Everything the server sends until it closes the connection; fails if it has not closed by then."""
-    return await asyncio.wait_for(reader.read(), seconds)
+    """Everything the server sends until it closes the connection; fails if it has not closed by then. A reset
+    (the server closed while our data was unread) is a close too."""
+    try:
+        return await asyncio.wait_for(reader.read(), seconds)
+    except ConnectionResetError:
+        return b""
 
 
 def batch(checks: int) -> bytes:
