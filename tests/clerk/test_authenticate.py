@@ -379,6 +379,16 @@ async def test_a_failed_refresh_names_its_cause_in_the_reason(prod: Env, setup: 
     assert (state.status, state.reason) == ("handshake", f"session-token-expired-refresh-{reason}")
 
 
+async def test_a_refresh_cookie_that_cannot_be_clerks_is_not_sent(prod: Env) -> None:
+    """Finding 1: a refresh cookie no Clerk endpoint could accept (over 512 characters) makes no call; the
+    request is answered as Clerk answers a refresh its Backend API could not make."""
+    expired = prod.token(session_id="sess_r", now=NOW - 3600)
+    jar = f"__session={expired}; __client_uat=1; __refresh_{prod.fake.cookie_suffix}={'r' * 600}"
+    state = await prod.run(headers={"cookie": jar, **DOC}, keys=PemKey(prod.fake.mint.public_pem))
+    assert (state.status, state.reason) == ("handshake", "session-token-expired-refresh-unexpected-bapi-error")
+    assert prod.refreshes() == []
+
+
 # --- satellites (§10) ---------------------------------------------------------------------------------------
 
 SATELLITE: dict[str, Any] = {
