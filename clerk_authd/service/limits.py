@@ -12,6 +12,9 @@ which point real clients are reset. ``apply_limits`` sets, from the settings:
   limit, and a larger body is 413 naming it;
 - ``CLERK_AUTHD_MAX_CONNECTIONS``: a connection beyond this many open ones in the worker is answered 503 and
   closed at once, before anything is read, so the worker keeps descriptors for the connections it serves.
+
+Once the server is stopping, every answer closes its connection, so a request in flight at ``SIGTERM`` is
+answered and the worker exits right after it instead of at the end of the graceful timeout.
 """
 
 from __future__ import annotations
@@ -42,7 +45,8 @@ _PROTOCOL_ATTR: Final = "clerk_protocol"
 
 
 class GuardedHttpProtocol(HttpProtocol):
-    """Sanic's HTTP/1.1 protocol with a request deadline that data cannot extend, and a connection cap."""
+    """Sanic's HTTP/1.1 protocol with a request deadline that data cannot extend, a connection cap, and no
+    keep-alive once the server is stopping."""
 
     def connection_made(self, transport: Any) -> None:  # Sanic's own signature is untyped
         """Serve the connection, or answer 503 and close it when the worker already holds its cap."""
@@ -53,6 +57,13 @@ class GuardedHttpProtocol(HttpProtocol):
             transport.close()
             return
         super().connection_made(transport)  # type: ignore[no-untyped-call]  # untyped upstream
+
+    async def send(self, data: bytes) -> None:
+        """Sanic closes idle connections once when it stops; one whose request was in flight then would stay
+        open for the whole graceful timeout. While stopping, an answer is its connection's last."""
+        if self.signal.stopped and self.http is not None:
+            self.http.keep_alive = False
+        await super().send(data)  # type: ignore[no-untyped-call]  # untyped upstream
 
     def data_received(self, data: bytes) -> None:
         """Sanic restarts the timeout clock on every chunk; while a request is arriving it keeps its start."""

@@ -49,7 +49,8 @@ async def test_sigterm_lets_in_flight_requests_finish_and_stops_every_task(
             stopped_at = time.monotonic()
             assert await request == 200
             await asyncio.wait_for(served.process.wait(), 10)
-            assert time.monotonic() - stopped_at < 7.5
+            # the in-flight answer closes its connection, so the exit does not wait for the graceful timeout (5 s)
+            assert time.monotonic() - stopped_at < 3.5
     log = served.log.read_text(errors="replace")
     assert "Task was destroyed" not in log
     assert "Traceback" not in log
