@@ -83,7 +83,7 @@ class SessionTokenErrors:
             return None, "expired-session-token-missing-sid-claim"
         client, refresh_token = self._client, carriers.refresh_token_in_cookie
         if not may_be_clerk_value(refresh_token):
-            return None, "unexpected-bapi-error"  # what Clerk's refresh answers for a token of no session
+            return None, "unexpected-bapi-error"  # not sent: answered as a refresh that got no answer from Clerk
         try:
             directives = await self._guard.call(
                 "refresh",

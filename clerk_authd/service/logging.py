@@ -94,12 +94,20 @@ _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\\\\]")
 
 def _escaped(char: re.Match[str]) -> str:
     found = char.group()
-    return "\\\\" if found == "\\" else f"\\x{ord(found):02x}" if ord(found) < 0x100 else f"\\u{ord(found):04x}"
+    if found == "\\":
+        return "\\\\"
+    code = ord(found)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
 
 def escape_controls(text: str) -> str:
     """``text`` on one line: every control character as ``\\xNN`` (``\\uNNNN``), and ``\\`` as ``\\\\``."""
     return _CONTROL.sub(_escaped, text)
+
+
+def _indented(text: str) -> str:
+    """A traceback or stack under its record: each of its lines escaped and indented, never a record of its own."""
+    return "\n".join("    " + escape_controls(line) for line in text.split("\n"))
 
 
 class TextFormatter(logging.Formatter):
@@ -117,10 +125,10 @@ class TextFormatter(logging.Formatter):
         return escape_controls(super().formatMessage(record))
 
     def formatException(self, ei: Any) -> str:  # noqa: N802 - logging's name
-        return "\n".join("    " + escape_controls(line) for line in super().formatException(ei).splitlines())
+        return _indented(super().formatException(ei))
 
     def formatStack(self, stack_info: str) -> str:  # noqa: N802 - logging's name
-        return "\n".join("    " + escape_controls(line) for line in stack_info.splitlines())
+        return _indented(stack_info)
 
     def format(self, record: logging.LogRecord) -> str:
         text = super().format(record)
