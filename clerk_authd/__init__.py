@@ -6,7 +6,29 @@ library never imports Sanic.
 """
 
 from clerk_authd.clerk.authenticate import Authenticator, authenticate_request
-from clerk_authd.clerk.backend_api import ClerkClient
+from clerk_authd.clerk.backend_api import (
+    AllowlistIdentifier,
+    APIKey,
+    BlocklistIdentifier,
+    ClerkClient,
+    DeletedObject,
+    EmailAddress,
+    IdPOAuthAccessToken,
+    Invitation,
+    Jwks,
+    M2MToken,
+    Organization,
+    OrganizationMembership,
+    OrganizationMembershipPublicUserData,
+    PaginatedResourceResponse,
+    PhoneNumber,
+    RetryPolicy,
+    Session,
+    SessionActivity,
+    User,
+    Verification,
+    Web3Wallet,
+)
 from clerk_authd.clerk.keystore import KeyStore
 from clerk_authd.clerk.options import AuthenticateOptions
 from clerk_authd.clerk.runtime import ClerkRuntime
@@ -15,43 +37,70 @@ from clerk_authd.config import Settings, load_settings
 from clerk_authd.errors import (
     AuthenticateRequestError,
     BackendAPIError,
+    ClerkAPIError,
+    ClerkAPIResponseError,
     ClerkAuthdError,
+    ClerkTransportError,
     ConfigError,
     HandshakeError,
     MachineTokenVerificationError,
     TokenVerificationError,
 )
-from clerk_authd.rules.auth import Auth, InvalidTokenAuth, MachineAuth, SignedInAuth, SignedOutAuth
+from clerk_authd.rules.auth import Auth, InvalidTokenAuth, SignedInAuth, SignedOutAuth
 from clerk_authd.rules.keys import PemKey
+from clerk_authd.rules.machine_auth import MachineAuth
 from clerk_authd.rules.request import RequestView
 from clerk_authd.rules.state import RequestState
 from clerk_authd.rules.verdict import Verdict
 from clerk_authd.version import __version__
 
 __all__ = [
+    "APIKey",
+    "AllowlistIdentifier",
     "Auth",
     "AuthenticateOptions",
     "AuthenticateRequestError",
     "Authenticator",
     "BackendAPIError",
+    "BlocklistIdentifier",
+    "ClerkAPIError",
+    "ClerkAPIResponseError",
     "ClerkAuthdError",
     "ClerkClient",
     "ClerkRuntime",
+    "ClerkTransportError",
     "ConfigError",
+    "DeletedObject",
+    "EmailAddress",
     "HandshakeError",
+    "IdPOAuthAccessToken",
     "InvalidTokenAuth",
+    "Invitation",
+    "Jwks",
     "KeyStore",
+    "M2MToken",
     "MachineAuth",
     "MachineTokenVerificationError",
+    "Organization",
+    "OrganizationMembership",
+    "OrganizationMembershipPublicUserData",
+    "PaginatedResourceResponse",
     "PemKey",
+    "PhoneNumber",
     "RequestState",
     "RequestView",
+    "RetryPolicy",
+    "Session",
+    "SessionActivity",
     "Settings",
     "SignedInAuth",
     "SignedOutAuth",
     "TokenVerificationError",
+    "User",
     "Verdict",
+    "Verification",
     "VerifyOptions",
+    "Web3Wallet",
     "__version__",
     "authenticate_request",
     "load_settings",

@@ -20,6 +20,7 @@ from dataclasses import replace
 from typing import Any, Final
 
 from clerk_authd.clerk.backend_api import ClerkClient
+from clerk_authd.clerk.limiter import CallGuard, may_be_clerk_value
 from clerk_authd.clerk.tokens import (
     KEY_ALGORITHM_MISMATCH,
     VerifyOptions,
@@ -98,18 +99,29 @@ async def _verify_decoded_handshake(decoded: DecodedJwt, keys: KeyResolver | Non
     return decoded.payload
 
 
-async def _directives(carriers: Carriers, client: ClerkClient | None, keys: KeyResolver | None) -> list[object]:
-    """``getCookiesFromHandshake``: the nonce's payload (preferred), else the handshake JWT's ``handshake``."""
-    if carriers.handshake_nonce:
+async def _directives(
+    carriers: Carriers, client: ClerkClient | None, keys: KeyResolver | None, guard: CallGuard
+) -> list[object]:
+    """``getCookiesFromHandshake``: the nonce's payload (preferred), else the handshake JWT's ``handshake``.
+
+    The nonce comes from the request, so the call goes through ``guard`` (a nonce of impossible form is not
+    sent at all), and a failure logs at info: Clerk logs it as an error, but anyone can send a bogus nonce.
+    """
+    nonce = carriers.handshake_nonce
+    if nonce:
         if client is None:
             return []
+        if not may_be_clerk_value(nonce):
+            log.info("Clerk: HandshakeService: the handshake nonce cannot be one Clerk issued; not asking Clerk")
+            return []
         try:
-            directives = directives_of(await client.get_handshake_payload(carriers.handshake_nonce))
+            payload = await guard.call("handshake", nonce, lambda: client.get_handshake_payload(nonce))
+            directives = directives_of(payload)
         except BackendAPIError as error:
-            log.error("Clerk: HandshakeService: error getting handshake payload: %s", error)  # noqa: TRY400 - expected
+            log.info("Clerk: HandshakeService: error getting handshake payload: %s", error)
             return []
         if directives is None:
-            log.error("Clerk: HandshakeService: error getting handshake payload: its directives are not iterable")
+            log.info("Clerk: HandshakeService: error getting handshake payload: its directives are not iterable")
         return directives or []
     payload = await verify_handshake_token(carriers.handshake_token or "", keys)
     handshake = payload.get("handshake")
@@ -117,7 +129,12 @@ async def _directives(carriers: Carriers, client: ClerkClient | None, keys: KeyR
 
 
 async def resolve_handshake(
-    context: Context, options: VerifyOptions, *, client: ClerkClient | None, keys: KeyResolver | None
+    context: Context,
+    options: VerifyOptions,
+    *,
+    client: ClerkClient | None,
+    keys: KeyResolver | None,
+    guard: CallGuard,
 ) -> RequestState:
     """``resolveHandshake``: signed-in or signed-out from the handshake's cookies.
 
@@ -125,7 +142,7 @@ async def resolve_handshake(
     the session it sets does not verify (Clerk's two kinds of failure, handled differently by the caller).
     """
     headers = [("access-control-allow-origin", "null"), ("access-control-allow-credentials", "true")]
-    set_cookies, session_token = apply_directives(await _directives(context.carriers, client, keys))
+    set_cookies, session_token = apply_directives(await _directives(context.carriers, client, keys, guard))
     if context.instance.is_development:
         clean = context.request.parsed_url.without_params(HANDSHAKE, HANDSHAKE_HELP, DEV_BROWSER, HANDSHAKE_NONCE)
         headers += [("location", clean.href), ("cache-control", "no-store")]

@@ -14,7 +14,10 @@ keeps Clerk's answers (reasons, messages, actions) but changes when it fetches:
   a set that was never loaded (or has gone stale) fails closed with the last fetch error's reason.
 
 Keys are vetted one at a time by ``keys.import_jwk``, so one bad entry never takes the others down
-(jwt-attacks §3.16). When a refresh drops kids, ``on_keys_removed`` is told so cached verdicts go too.
+(jwt-attacks §3.16). When a refresh drops kids, ``on_keys_removed`` is told so cached verdicts go too; after
+every successful fetch ``on_loaded`` is told, so cached verdicts stay usable exactly as long as the keys.
+
+One class, one state machine (loaded, fresh, failing, stale), which is why this module runs past 300 lines.
 """
 
 from __future__ import annotations
@@ -100,6 +103,7 @@ class KeyStore:
         clock: Callable[[], float] = time.monotonic,
         on_keys_removed: Callable[[frozenset[str]], None] | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        on_loaded: Callable[[], None] | None = None,
     ) -> None:
         self._client = client
         self._refresh_s = refresh_s
@@ -107,6 +111,7 @@ class KeyStore:
         self._stale_s = stale_s
         self._clock = clock
         self._on_keys_removed = on_keys_removed
+        self._on_loaded = on_loaded
         self._sleep = sleep
         self._keys: dict[str, VerificationKey] = {}
         self._loaded_at: float | None = None
@@ -245,6 +250,8 @@ class KeyStore:
         if removed:
             log.info("JWKS refresh retired %d key(s): %s", len(removed), ", ".join(sorted(removed)))
             self._notify_removed(removed)
+        if self._on_loaded is not None:
+            self._on_loaded()
         return True
 
     def _failed(self, failure: _Failure) -> bool:
@@ -255,8 +262,8 @@ class KeyStore:
     def _failure_from(self, exc: BackendAPIError) -> _Failure:
         """Clerk's mapping of a failed JWKS call (clerk-semantics §14.6)."""
         for error in exc.errors:
-            if error.get("code") == INVALID_SECRET_KEY_CODE:
-                return _Failure(Reason.SECRET_KEY_INVALID, str(error.get("message", "")), Action.CONTACT_SUPPORT)
+            if error.code == INVALID_SECRET_KEY_CODE:
+                return _Failure(Reason.SECRET_KEY_INVALID, error.message, Action.CONTACT_SUPPORT)
         url = self._client.jwks_url
         # The message reaches clients (X-Clerk-Auth-Message), so it says what failed in Clerk's words and no
         # more; the transport's own detail goes to the log only.

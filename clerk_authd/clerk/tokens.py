@@ -27,6 +27,9 @@ verifies JWT-template tokens, which carry none; the service turns it on (``from_
 joserfc does the RSA arithmetic; its exceptions are translated here and nowhere else. Messages are rendered as
 JavaScript renders them (``JSON.stringify``, ``Date.toUTCString``) because Clerk's messages are part of the
 contract: debug headers, logs and the conformance table compare them byte for byte.
+
+This module is longer than most on purpose: it is one check sequence, and splitting it would hide the order
+that decides which failure a token reports.
 """
 
 from __future__ import annotations

@@ -1,20 +1,101 @@
-"""Clerk's authenticated machine objects (``authObjects.ts`` ``authenticatedMachineObject``), built from a
+"""Clerk's machine auth objects (``authObjects.ts`` ``authenticatedMachineObject``) and how they are built from a
 Backend API answer (opaque tokens) or a verified JWT payload (M2M and OAuth JWTs), refusing malformed members as
 Clerk's ``fromJSON`` / ``fromJwtPayload`` would fail to build them."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any, Final
 
 from clerk_authd.errors import MachineTokenVerificationError
+from clerk_authd.js.values import json_list
 from clerk_authd.reasons import MachineCode
-from clerk_authd.rules.auth import MachineAuth
-from clerk_authd.rules.tokentypes import MachineTokenType
+from clerk_authd.rules.identity import Identity
+from clerk_authd.rules.tokentypes import MachineTokenType, is_machine_token_type
 
 #: claims ``M2MToken.fromJwtPayload`` maps onto fields, so they are not custom claims
 M2M_RESERVED_CLAIMS: Final = frozenset({"iss", "sub", "exp", "nbf", "iat", "jti"})
 MSG_UNEXPECTED: Final = "Unexpected error"
+
+
+@dataclass(frozen=True, slots=True)
+class MachineAuth:
+    """Clerk's machine auth object for an API key, M2M token or OAuth token (clerk-semantics §18).
+
+    Authenticated, it carries the verified token's ``id``, ``subject`` and ``scopes``, plus ``name`` and
+    ``claims`` (API keys), ``claims`` (M2M tokens) or ``client_id`` (OAuth tokens); ``token`` is the raw token.
+    Unauthenticated (``unauthenticated_machine_auth``), every field is ``None``.
+    """
+
+    token_type: MachineTokenType
+    is_authenticated: bool = True
+    id: str | None = None
+    subject: str | None = None
+    scopes: tuple[str, ...] | None = None
+    name: str | None = None
+    claims: dict[str, Any] | None = None
+    client_id: str | None = None
+    token: str | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        if not is_machine_token_type(self.token_type):
+            raise ValueError(f"not a machine token type: {self.token_type!r}")
+        if self.is_authenticated and self.subject is None:
+            raise ValueError("an authenticated machine token has a subject")
+
+    @property
+    def user_id(self) -> str | None:
+        """An API key's subject when it is a user (``user_…``); an OAuth token's subject; else ``None``."""
+        if self.subject is None or self.token_type == "m2m_token":
+            return None
+        if self.token_type == "oauth_token" or self.subject.startswith("user_"):
+            return self.subject
+        return None
+
+    @property
+    def org_id(self) -> str | None:
+        """An API key's subject when it is an organization (``org_…``); else ``None``."""
+        if self.token_type == "api_key" and self.subject is not None and self.subject.startswith("org_"):
+            return self.subject
+        return None
+
+    @property
+    def machine_id(self) -> str | None:
+        """An M2M token's subject; else ``None``."""
+        return self.subject if self.token_type == "m2m_token" else None
+
+    @property
+    def identity(self) -> Identity:
+        """The machine facts as identity strings."""
+        return Identity(
+            user_id=self.user_id or "",
+            org_id=self.org_id or "",
+            token_type=self.token_type,
+            machine_id=self.machine_id or "",
+            client_id=self.client_id or "",
+            scopes=",".join(self.scopes or ()),
+        )
+
+    def has(self, **params: object) -> bool:
+        """Always False: machine tokens carry no roles or permissions for ``has()``."""
+        return False
+
+    def to_json(self, *, include_claims: bool = True) -> dict[str, Any]:
+        """Clerk's object as JSON, keys in the order JS's object spreads produce (``include_claims`` is moot)."""
+        out: dict[str, Any] = {"id": self.id, "subject": self.subject}
+        if not self.is_authenticated:
+            out["scopes"] = None  # the unauthenticated base object lists scopes before isAuthenticated
+        out["isAuthenticated"] = self.is_authenticated
+        out["tokenType"] = self.token_type
+        scopes = json_list(self.scopes)
+        if self.token_type == "api_key":
+            out.update(name=self.name, claims=self.claims, scopes=scopes, userId=self.user_id, orgId=self.org_id)
+        elif self.token_type == "m2m_token":
+            out.update(claims=self.claims, scopes=scopes, machineId=self.machine_id)
+        else:
+            out.update(scopes=scopes, userId=self.user_id, clientId=self.client_id)
+        return out
 
 
 class MachineTokenRejectedError(MachineTokenVerificationError):

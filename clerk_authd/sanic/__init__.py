@@ -64,6 +64,9 @@ def clerk_middleware(
     ``settings`` whole. Like Clerk, every token type is accepted here (``acceptsToken: 'any'``); ``get_auth``
     filters. Signed-out answers carry Clerk's ``x-clerk-auth-*`` headers; a state with a ``Location`` (a
     handshake, or a development instance's clean URL) is answered 307 before the handler runs.
+
+    Handlers reach the Backend API as ``request.app.ctx.clerk_client`` (Express's ``clerkClient``): the
+    ``clerk_client`` passed here, which its owner opens and closes, or else one the middleware opens per worker.
     """
     if settings is not None and options:
         raise TypeError("pass either settings or Clerk options to clerk_middleware, not both")

@@ -6,6 +6,7 @@ Both the Sanic SDK (``clerk_middleware``) and the service (``service.app.create_
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any, Final
 
@@ -21,6 +22,8 @@ AnyApp = Sanic[Any, Any]
 #: where the runtime and the answer policy live on ``app.ctx``
 _RUNTIME_ATTR: Final = "clerk_runtime"
 _ANSWERS_ATTR: Final = "clerk_answers"
+#: where handlers find the Backend API client, as Express apps use ``clerkClient``
+CLIENT_ATTR: Final = "clerk_client"
 MSG_MIDDLEWARE_REQUIRED: Final = 'Clerk: The "clerk_middleware" should be registered before using "{name}".'
 
 
@@ -35,15 +38,22 @@ def install_runtime(
     clerk_client: ClerkClient | None = None,
     on_jwks_fetch: Callable[[str], None] | None = None,
     close_deadline_s: float = 5.0,
+    clock: Callable[[], float] = time.time,
+    monotonic: Callable[[], float] = time.monotonic,
 ) -> None:
     """Give every worker of ``app`` its own ``ClerkRuntime``, opened before serving and closed after, and the
-    ``AnswerPolicy`` of ``settings``."""
+    ``AnswerPolicy`` of ``settings``. The runtime's Backend API client (``clerk_client`` when given, else its
+    own; ``None`` without a secret key) is ``app.ctx.clerk_client``, the one the verifier uses; ``clock`` and
+    ``monotonic`` are the runtime's (tests move them)."""
     setattr(app.ctx, _ANSWERS_ATTR, AnswerPolicy.from_settings(settings))
 
     async def open_runtime(app: AnyApp) -> None:
-        runtime = ClerkRuntime(settings, clerk_client=clerk_client, on_jwks_fetch=on_jwks_fetch)
+        runtime = ClerkRuntime(
+            settings, clerk_client=clerk_client, on_jwks_fetch=on_jwks_fetch, clock=clock, monotonic=monotonic
+        )
         await runtime.open()
         setattr(app.ctx, _RUNTIME_ATTR, runtime)
+        setattr(app.ctx, CLIENT_ATTR, runtime.client)
 
     async def close_runtime(app: AnyApp) -> None:
         runtime = getattr(app.ctx, _RUNTIME_ATTR, None)

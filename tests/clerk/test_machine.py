@@ -21,9 +21,9 @@ from clerk_authd.clerk.machine import MachineVerifier
 from clerk_authd.clerk.options import AuthenticateOptions
 from clerk_authd.clerk.preconditions import MSG_MACHINE_KEY
 from clerk_authd.errors import AuthenticateRequestError
-from clerk_authd.rules.auth import InvalidTokenAuth, MachineAuth
+from clerk_authd.rules.auth import InvalidTokenAuth
 from clerk_authd.rules.keys import KeyResolver, PemKey
-from clerk_authd.rules.machine_auth import MachineTokenRejectedError
+from clerk_authd.rules.machine_auth import MachineAuth, MachineTokenRejectedError
 from clerk_authd.rules.request import RequestView
 from clerk_authd.rules.state import RequestState
 from clerk_authd.rules.tokentypes import AcceptsToken

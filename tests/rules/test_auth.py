@@ -11,7 +11,6 @@ from clerk_authd.reasons import Reason
 from clerk_authd.rules.auth import (
     Auth,
     InvalidTokenAuth,
-    MachineAuth,
     SignedInAuth,
     SignedOutAuth,
     auth_for_accepted_token,
@@ -22,6 +21,7 @@ from clerk_authd.rules.auth import (
 )
 from clerk_authd.rules.identity import Identity
 from clerk_authd.rules.jwt import decode_jwt
+from clerk_authd.rules.machine_auth import MachineAuth
 from clerk_authd.rules.state import RequestState
 from tests.conftest import load_conformance
 

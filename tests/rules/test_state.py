@@ -6,13 +6,8 @@ from typing import Any
 
 import pytest
 
-from clerk_authd.rules.auth import (
-    InvalidTokenAuth,
-    MachineAuth,
-    SignedOutAuth,
-    signed_in_auth,
-    unauthenticated_machine_auth,
-)
+from clerk_authd.rules.auth import InvalidTokenAuth, SignedOutAuth, signed_in_auth, unauthenticated_machine_auth
+from clerk_authd.rules.machine_auth import MachineAuth
 from clerk_authd.rules.state import RequestState, header_value
 from tests.conftest import load_conformance
 
