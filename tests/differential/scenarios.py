@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import base64
 import itertools
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, Final
 
 import orjson
@@ -75,6 +75,7 @@ CONFIGS: Final = {
     ),
 }
 
+_UNIQUE: Final = itertools.count()
 PAGE: Final = (("sec-fetch-dest", "document"), ("accept", "text/html"))
 API: Final = (("accept", "application/json"),)
 KINDS: Final = {
@@ -95,7 +96,6 @@ class Kit:
     config_name: str
     fake: FakeClerk
     now: float
-    counter: Iterator[int] = field(default_factory=itertools.count)
 
     @property
     def config(self) -> Config:
@@ -121,7 +121,8 @@ class Kit:
         return "https://" + ("clerk.authd.localhost" if self.development else PROD_FAPI)
 
     def unique(self, prefix: str) -> str:
-        return f"{prefix}_{self.config_name.replace('-', '_')}_{next(self.counter)}"
+        """A name no other scenario of the run uses (machine tokens and nonces: clerk_authd may reuse an answer)."""
+        return f"{prefix}_{self.config_name.replace('-', '_')}_{next(_UNIQUE)}"
 
     def token(self, *, header: dict[str, Any] | None = None, **claims: Any) -> str:
         """A session token of this instance (``session_claims`` arguments), signed by FakeClerk's key."""
@@ -857,10 +858,20 @@ def _dev_sync(k: Kit, kind: str) -> Probe:
     return request("/dashboard?__clerk_db_jwt=dvb_query&x=1", kind=kind, cookies=k.browser())
 
 
-@flow("dev-primary-responds-to-syncing", configs=ONE_DEV, kinds=("page",))
-def _dev_primary_sync(k: Kit, kind: str) -> Probe:
-    target = "https%3A%2F%2Fsatellite.test%2Fback%3Fa%3D1"
-    return request(f"/?__clerk_redirect_url={target}", kind=kind, cookies=k.browser())
+def _dev_primary_sync(target: str) -> FlowBuild:
+    def build(k: Kit, kind: str) -> Probe:
+        return request(f"/?__clerk_redirect_url={target}", kind=kind, cookies=k.browser())
+
+    return build
+
+
+# a development primary answering a satellite's sync: to the app's own origin as Clerk does; elsewhere not at all
+flow("dev-primary-responds-to-syncing", configs=ONE_DEV, kinds=("page",))(
+    _dev_primary_sync("https%3A%2F%2Fapp.example.com%2Fback%3Fa%3D1")
+)
+flow("dev-primary-responds-to-syncing-elsewhere", configs=ONE_DEV, kinds=("page",), expect="redirect-url-checked")(
+    _dev_primary_sync("https%3A%2F%2Fsatellite.test%2Fback%3Fa%3D1")
+)
 
 
 # --- handshakes ----------------------------------------------------------------------------------------------

@@ -161,6 +161,20 @@ DELIBERATE: Final[dict[str, Deliberate]] = {
         holds=lambda clerk, ours: clerk.status == 500 and _signed_out_with("unexpected-error")(ours),
         decided=lambda clerk, ours: clerk.status == "throw" and ours.signed_out_with("unexpected-error"),
     ),
+    "redirect-url-checked": Deliberate(
+        clerk="a development primary redirects to any __clerk_redirect_url, with the dev-browser token appended",
+        ours="followed only to the request's own origin or CLERK_AUTHORIZED_PARTIES; else signed out, "
+        "redirect-url-not-allowed",
+        why="a redirect anywhere hands the victim's dev-browser token to whoever wrote the link",
+        holds=lambda clerk, ours: (
+            clerk.status == 307
+            and _reason(clerk) == "primary-responds-to-syncing"
+            and _signed_out_with("redirect-url-not-allowed")(ours)
+        ),
+        decided=lambda clerk, ours: (
+            clerk.reason == "primary-responds-to-syncing" and ours.signed_out_with("redirect-url-not-allowed")
+        ),
+    ),
     "pending-session": Deliberate(
         clerk="a pending session is a signed-in request state whose auth object is signed out",
         ours="the same through the SDK; the service answers signed out, reason session-pending",
