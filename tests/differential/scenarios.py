@@ -443,6 +443,12 @@ def _header_within_skew(k: Kit, kind: str) -> Probe:
     return request(kind=kind, bearer=k.token(now=k.now - 90))
 
 
+@flow("header-feature-without-scope", configs=ONE_PROD, kinds=("api",), expect="no-exceptions")
+def _header_fea_no_colon(k: Kit, kind: str) -> Probe:
+    org = {"id": "org_1", "rol": "admin", "per": "read", "fpm": "1"}
+    return request(kind=kind, bearer=k.token(extra={"o": org, "fea": "invoices"}))
+
+
 @flow("header-double-space", configs=ONE_PROD, kinds=("api",))
 def _header_double_space(k: Kit, kind: str) -> Probe:
     return request(kind=kind, authorization=f"Bearer  {k.token()}")
@@ -868,6 +874,9 @@ def _dev_primary_sync(target: str) -> FlowBuild:
 # a development primary answering a satellite's sync: to the app's own origin as Clerk does; elsewhere not at all
 flow("dev-primary-responds-to-syncing", configs=ONE_DEV, kinds=("page",))(
     _dev_primary_sync("https%3A%2F%2Fapp.example.com%2Fback%3Fa%3D1")
+)
+flow("dev-primary-responds-to-syncing-not-a-url", configs=ONE_DEV, kinds=("page",), expect="no-exceptions")(
+    _dev_primary_sync("not%20a%20url")
 )
 flow("dev-primary-responds-to-syncing-elsewhere", configs=ONE_DEV, kinds=("page",), expect="redirect-url-checked")(
     _dev_primary_sync("https%3A%2F%2Fsatellite.test%2Fback%3Fa%3D1")

@@ -154,6 +154,14 @@ DELIBERATE: Final[dict[str, Deliberate]] = {
         holds=lambda clerk, ours: _accepted(clerk) and _signed_out(ours),
         decided=lambda clerk, ours: clerk.accepted and ours.status == "signed-out",
     ),
+    "no-exceptions": Deliberate(
+        clerk="its code throws on malformed input (a v2 fea element without ':', a __clerk_redirect_url that is no URL)"
+        " and the middleware or getAuth answers 500",
+        ours="signed out with a reason (token-invalid with Clerk's message; unexpected-error)",
+        why="malformed input is a denial like any other, not a server error",
+        holds=lambda clerk, ours: clerk.status == 500 and _signed_out(ours) and bool(_reason(ours)),
+        decided=lambda clerk, ours: clerk.status == "throw" and ours.status == "signed-out" and bool(ours.reason),
+    ),
     "backend-answer-crashes-clerk": Deliberate(
         clerk="a malformed Backend API answer crashes Clerk's own code (a TypeError; the middleware answers 500)",
         ours="signed out, unexpected-error, with a message naming the failed verification",
