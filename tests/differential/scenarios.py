@@ -841,6 +841,47 @@ def _dev_legacy(k: Kit, kind: str) -> Probe:
     return request("/p?__dev_session=old&__clerk_db_jwt=dvb_q&keep=1", kind=kind, cookies=k.browser())
 
 
+# --- the suffixed-cookie choice, every combination of the four cookies ---------------------------------------------
+
+_SESSIONS: Final = ("absent", "own", "foreign", "malformed", "expired")
+_SUFFIXED_SESSIONS: Final = ("absent", "valid", "expired")
+_UATS: Final = ("absent", "0", "past", "future")
+
+
+def _session_value(k: Kit, state: str, user: str) -> str | None:
+    if state == "absent":
+        return None
+    if state == "foreign":
+        return k.token(user_id=user, issuer="https://clerk.other-app.example")
+    if state == "malformed":
+        return "e30.bm90IGpzb24.c2ln"
+    if state == "expired":
+        return k.expired(user_id=user)
+    return k.token(user_id=user)
+
+
+def _uat_value(k: Kit, state: str) -> str | None:
+    return {"absent": None, "0": "0", "past": k.uat(-600), "future": k.uat(+600)}[state]
+
+
+def _cookie_matrix(session: str, suffixed: str, uat: str, suffixed_uat: str) -> FlowBuild:
+    def build(k: Kit, kind: str) -> Probe:
+        s = k.suffix
+        values = {
+            "__session": _session_value(k, session, "user_plain"),
+            f"__session_{s}": _session_value(k, "own" if suffixed == "valid" else suffixed, "user_suffixed"),
+            "__client_uat": _uat_value(k, uat),
+            f"__client_uat_{s}": _uat_value(k, suffixed_uat),
+        }
+        return request(kind=kind, cookies=k.browser(**{n: v for n, v in values.items() if v is not None}))
+
+    return build
+
+
+for _combo in itertools.product(_SESSIONS, _SUFFIXED_SESSIONS, _UATS, _UATS):
+    flow("cookie-matrix-" + "-".join(_combo), configs=ONE_PROD + ONE_DEV, kinds=("page",))(_cookie_matrix(*_combo))
+
+
 @flow("redirect-loop-limit", configs=ONE_PROD + ONE_DEV, kinds=("page",))
 def _loop(k: Kit, kind: str) -> Probe:
     return request(kind=kind, cookies=k.browser(__client_uat=k.uat(), __clerk_redirect_count="3"))
