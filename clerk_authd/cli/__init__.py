@@ -365,7 +365,7 @@ def _check_lines(failed: str | None, failure: str) -> list[str]:
 
 async def _state_lines(token: str, runtime: ClerkRuntime) -> tuple[list[str], bool]:
     """Clerk's request state for the token in an ``Authorization`` header, and its auth object."""
-    from clerk_authd.rules.tokentypes import accepts_option
+    from clerk_authd.rules.tokentypes import accepts_option  # noqa: PLC0415 - as on main; the integrator splits this file
 
     view = RequestView.build("GET", "http://localhost/", [("authorization", f"Bearer {token}")])
     state = await runtime.authenticate(view, accepts_token=accepts_option(runtime.settings.accepts_token))

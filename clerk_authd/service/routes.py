@@ -15,7 +15,8 @@ import orjson
 from sanic import Request, Sanic
 from sanic.response import HTTPResponse
 
-from clerk_authd.rules.request import HANDSHAKE, HANDSHAKE_NONCE, RequestView, original_request
+from clerk_authd.rules.proxied import Family, carries_handshake, decided_request, operator_requirements, original_query
+from clerk_authd.rules.request import HANDSHAKE, RequestView
 from clerk_authd.rules.requirements import (
     NO_REQUIREMENTS,
     REQUIREMENT_NAMES,
@@ -62,33 +63,56 @@ async def _framework_answer(request: Request, exception: Exception) -> HTTPRespo
 
 
 async def verify(request: Request) -> HTTPResponse:
-    """nginx ``auth_request`` / ingress-nginx ``auth-url``: 200, 401 (+ where to go), 403, 503; never 3xx."""
-    view = original_request(request.method, request.url, request.headers.items())
-    return await _decide(request, "/verify", view, AnswerPolicy.auth_request)
+    """nginx ``auth_request`` / ingress-nginx ``auth-url``: 200, 401 (+ where to go), 403, 503; never 3xx.
+
+    The original request is ``X-Original-Method`` / ``X-Original-URL`` only (``rules.proxied``)."""
+    return await _proxied(request, "/verify", Family.ORIGINAL, AnswerPolicy.auth_request)
 
 
 async def forward_auth(request: Request) -> HTTPResponse:
-    """Traefik ForwardAuth / Caddy ``forward_auth``: the same decision with real redirects."""
-    view = original_request(request.method, request.url, request.headers.items())
-    return await _decide(request, "/forward-auth", view, AnswerPolicy.forward_auth)
+    """Traefik ForwardAuth / Caddy ``forward_auth``: the same decision with real redirects, the original request
+    from ``X-Forwarded-Method`` / ``-Proto`` / ``-Host`` / ``-Uri`` only. A request carrying a handshake is
+    completed here (307 with its cookies), since these proxies return a non-2xx answer to the browser as it is."""
+    return await _proxied(request, "/forward-auth", Family.FORWARDED, AnswerPolicy.forward_auth)
 
 
 async def ext_authz(request: Request, original_path: str = "") -> HTTPResponse:
     """Envoy ``ext_authz`` (``path_prefix: /ext-authz``): the method, path and query are the original request's,
-    so requirements cannot come from the query here."""
+    so requirements cannot come from the query here; a handshake is completed in place as on ``/forward-auth``."""
     target = request.path.removeprefix(EXT_AUTHZ_PREFIX) or "/"
     url = f"{target}?{request.query_string}" if request.query_string else target
     view = RequestView.build(request.method, url, request.headers.items())
-    return await _decide(request, EXT_AUTHZ_PREFIX, view, AnswerPolicy.forward_auth, requirements=NO_REQUIREMENTS)
+    answer = _complete_or_forward_auth if carries_handshake(view) else AnswerPolicy.forward_auth
+    return await _decide(request, EXT_AUTHZ_PREFIX, view, answer, requirements=NO_REQUIREMENTS)
 
 
 async def handshake(request: Request) -> HTTPResponse:
-    """Complete Clerk's handshake for the original URL: 307 back to it, clean, with every cookie."""
-    view = original_request(request.method, request.url, request.headers.items())
-    carried = any(view.query.get(name) or view.cookies.get(name) for name in (HANDSHAKE, HANDSHAKE_NONCE))
-    if not carried:
+    """Complete Clerk's handshake for the original URL (``X-Original-URL``): 307 back to it, clean, with every
+    cookie."""
+    view = decided_request(Family.ORIGINAL, request.method, request.url, request.headers.items())
+    if not carries_handshake(view):
         return _bad_request("/handshake", RequirementError(HANDSHAKE, "the original URL carries no handshake"))
     return await _decide(request, "/handshake", view, AnswerPolicy.handshake_done, requirements=NO_REQUIREMENTS)
+
+
+async def _proxied(request: Request, endpoint: str, family: Family, answer: Answer) -> HTTPResponse:
+    """A proxy's question: the original request from ``family``'s headers, the operator's requirements."""
+    headers = request.headers.items()
+    view = decided_request(family, request.method, request.url, headers)
+    if family is Family.FORWARDED and carries_handshake(view):
+        return await _decide(request, endpoint, view, _complete_or_forward_auth, requirements=NO_REQUIREMENTS)
+    try:
+        pairs = request.get_query_args(keep_blank_values=True)
+        requirements = operator_requirements(request.query_string, pairs, original_query(family, headers))
+    except RequirementError as exc:
+        return _bad_request(endpoint, exc)
+    return await _decide(request, endpoint, view, answer, requirements=requirements)
+
+
+def _complete_or_forward_auth(policy: AnswerPolicy, verdict: Verdict) -> HTTPResponse:
+    """A handshake that resolved into cookies is answered as ``/handshake`` does (307 to the clean URL with them);
+    one that did not (a bad token, an unknown nonce) gets the ordinary denial, which says why."""
+    return policy.handshake_done(verdict) if verdict.state.set_cookies else policy.forward_auth(verdict)
 
 
 async def has(request: Request) -> HTTPResponse:

@@ -1,0 +1,78 @@
+"""Whose headers a proxy endpoint trusts, and which part of its query is the operator's (api.md §2, §3).
+
+A proxy forwards the client's headers to the auth service, so a client can send any ``X-Original-*`` or
+``X-Forwarded-*`` header it likes. Each proxy family overwrites only *its own* headers on every request, so each
+endpoint reads only the headers of the family it serves and drops the others before the request view is built:
+
+- ``ORIGINAL`` (``/verify``, ``/handshake``; nginx, ingress-nginx, HAProxy's handshake route): ``X-Original-Method``
+  and ``X-Original-URL``;
+- ``FORWARDED`` (``/forward-auth``; Traefik, Caddy, HAProxy): ``X-Forwarded-Method``, ``-Proto``, ``-Host`` and
+  ``-Uri``.
+
+Requirements and ``accepts`` are the operator's: they come from the auth URL the recipe sets. Caddy's
+``forward_auth`` copies the client's query onto that URL when the configured ``uri`` has none, so a query that is
+*exactly* the original request's may be the client's. It is then read so that neither reading can hurt: its
+requirements still hold (a client can only narrow its own access), while ``accepts`` and unknown parameters are
+ignored (a client must never widen the accepted token types, and ``?page=2`` is not an operator's mistake).
+Generated recipes always give the auth URL a query of their own, so this never happens behind them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from enum import Enum
+from typing import Final
+
+from clerk_authd.rules.request import HANDSHAKE, HANDSHAKE_NONCE, RequestView, combine_headers, original_request
+from clerk_authd.rules.requirements import REQUIREMENT_NAMES, Requirements, parse_requirements
+
+
+class Family(Enum):
+    """A proxy family: the headers it sets itself, overwriting the client's, to describe the original request."""
+
+    ORIGINAL = ("x-original-method", "x-original-url")
+    FORWARDED = ("x-forwarded-method", "x-forwarded-proto", "x-forwarded-host", "x-forwarded-uri")
+
+
+#: every header some family uses for the original request's method or URL (``X-Original-URI`` is nobody's)
+ORIGINAL_REQUEST_HEADERS: Final = frozenset({*Family.ORIGINAL.value, *Family.FORWARDED.value, "x-original-uri"})
+
+
+def trusted_headers(family: Family, headers: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
+    """``headers`` without the original-request headers of every other family."""
+    trusted = family.value
+    kept: list[tuple[str, str]] = []
+    for name, value in headers:
+        lowered = name.strip().lower()
+        if lowered not in ORIGINAL_REQUEST_HEADERS or lowered in trusted:
+            kept.append((name, value))
+    return kept
+
+
+def decided_request(family: Family, method: str, url: str, headers: Iterable[tuple[str, str]]) -> RequestView:
+    """The request a proxy of ``family`` asks about, read only from the headers that family overwrites."""
+    return original_request(method, url, trusted_headers(family, headers))
+
+
+def original_query(family: Family, headers: Iterable[tuple[str, str]]) -> str:
+    """The raw query string of the original request as ``family``'s headers give it (``""`` without one)."""
+    combined = combine_headers(headers)
+    target = combined.get("x-original-url" if family is Family.ORIGINAL else "x-forwarded-uri", "")
+    return target.split("#", 1)[0].partition("?")[2]
+
+
+def operator_requirements(auth_query: str, auth_pairs: Iterable[tuple[str, str]], original: str) -> Requirements:
+    """The requirements of an auth URL whose raw query is ``auth_query`` (parsed as ``auth_pairs``).
+
+    When ``auth_query`` is exactly the original request's query (``original``), it may be a copy of the client's:
+    only its requirements are kept (they can only narrow), never ``accepts`` nor an unknown parameter. Otherwise
+    it is the operator's and read strictly (``RequirementError`` names a bad parameter).
+    """
+    if auth_query and auth_query == original:
+        return parse_requirements((name, value) for name, value in auth_pairs if name in REQUIREMENT_NAMES)
+    return parse_requirements(auth_pairs)
+
+
+def carries_handshake(view: RequestView) -> bool:
+    """The decided request carries a handshake to complete (``__clerk_handshake``/``_nonce``, query or cookie)."""
+    return any(view.query.get(name) or view.cookies.get(name) for name in (HANDSHAKE, HANDSHAKE_NONCE))
