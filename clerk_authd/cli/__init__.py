@@ -31,6 +31,7 @@ import orjson
 from clerk_authd.clerk.authenticate import AuthenticateOptions
 from clerk_authd.clerk.cache import token_digest
 from clerk_authd.clerk.tokens import verify_session_token
+from clerk_authd.cli import proxy_config
 from clerk_authd.config import Settings, load_settings, read_sources
 from clerk_authd.errors import ConfigError, TokenVerificationError
 from clerk_authd.js.values import js_json
@@ -90,6 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_argument(
         "--dev", action="store_true", help="check against the development issuer (the default when no key is set)"
     )
+    proxy_config.add_parser(commands)
     return parser
 
 
@@ -103,6 +105,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return print_dev_token(args)
         if args.command == "check":
             return check(args)
+        if args.command == "proxy-config":
+            return proxy_config.run(args)
         return explain(args)
     except ConfigError as exc:
         print(f"clerk-authd: {exc}", file=sys.stderr)
