@@ -31,9 +31,10 @@ def render(options: RecipeOptions) -> dict[str, str]:
 # clerk-authd proxy-config haproxy: HAProxy in front of http://{options.upstream}, asking clerk-authd at
 # http://{options.authd}. Run, beside {LUA_FILE_NAME} (clerk-authd proxy-config haproxy --lua): haproxy -f haproxy.cfg
 global
-    lua-load {LUA_FILE_NAME}
+    # read by the Lua action when it is loaded, so set first
     setenv CLERK_AUTHD_URL http://{options.authd}/forward-auth?{options.auth_query}
     setenv CLERK_AUTHD_IDENTITY_HEADERS "{headers}"
+    lua-load {LUA_FILE_NAME}
 
 defaults
     mode http
