@@ -2,7 +2,8 @@
 
 The recipe is built from the current settings (the service's address and ``accepts``) and the flags; the
 integration tests run exactly this output and ``deploy/`` holds it for the default settings. HAProxy's recipe is
-two files: ``haproxy.cfg`` on standard output, and with ``--lua`` the Lua action it loads.
+several files (HAProxy's Lua action, Traefik's dynamic configuration): the main one is printed, ``--file NAME``
+prints another, and ``--list-files`` names them all.
 """
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ def add_parser(commands: Any) -> None:
     parser.add_argument("--upstream", help="http://HOST:PORT of the application (default http://127.0.0.1:3000)")
     parser.add_argument("--authd", help="http://HOST:PORT of clerk-authd (default: CLERK_AUTHD_HOST:CLERK_AUTHD_PORT)")
     parser.add_argument("--requirements", default="", help="query of requirements, e.g. permission=org:x:read")
-    parser.add_argument("--lua", action="store_true", help="haproxy: print the Lua action instead of haproxy.cfg")
+    parser.add_argument("--file", help="print this file of the recipe instead of its main one")
+    parser.add_argument("--list-files", action="store_true", help="print the names of the recipe's files")
     parser.add_argument("--env-file", help="read variables from this file instead of ./.env")
 
 
@@ -41,9 +43,12 @@ def run(args: argparse.Namespace) -> int:
     except RecipeError as exc:
         print(f"clerk-authd: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    names = list(files)
-    if args.lua and len(names) < 2:
-        print(f"clerk-authd: --lua: the {args.proxy} recipe has no Lua action", file=sys.stderr)
+    if args.list_files:
+        sys.stdout.write("".join(f"{name}\n" for name in files))
+        return EXIT_OK
+    name = args.file if args.file is not None else next(iter(files))
+    if name not in files:
+        print(f"clerk-authd: --file: the {args.proxy} recipe has {', '.join(files)}", file=sys.stderr)
         return EXIT_USAGE
-    sys.stdout.write(files[names[1] if args.lua else names[0]])
+    sys.stdout.write(files[name])
     return EXIT_OK

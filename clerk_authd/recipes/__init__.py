@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Final
 
-from clerk_authd.recipes import caddy, haproxy, nginx
+from clerk_authd.recipes import caddy, envoy, haproxy, ingress_nginx, nginx, traefik
 from clerk_authd.recipes.options import RecipeError, RecipeOptions, options_from_settings
 
 __all__ = ["PROXIES", "RecipeError", "RecipeOptions", "options_from_settings", "render"]
@@ -27,6 +27,9 @@ _RENDERERS: Final[dict[str, Callable[[RecipeOptions], dict[str, str]]]] = {
     "nginx": nginx.render,
     "caddy": caddy.render,
     "haproxy": haproxy.render,
+    "ingress-nginx": ingress_nginx.render,
+    "traefik": traefik.render,
+    "envoy": envoy.render,
 }
 
 

@@ -29,7 +29,8 @@ def render(options: RecipeOptions) -> dict[str, str]:
     headers = " ".join(name.lower() for name in options.identity_headers)
     text = f"""\
 # clerk-authd proxy-config haproxy: HAProxy in front of http://{options.upstream}, asking clerk-authd at
-# http://{options.authd}. Run, beside {LUA_FILE_NAME} (clerk-authd proxy-config haproxy --lua): haproxy -f haproxy.cfg
+# http://{options.authd}. Run beside {LUA_FILE_NAME} (clerk-authd proxy-config haproxy --file {LUA_FILE_NAME}):
+# haproxy -f haproxy.cfg
 global
     # read by the Lua action when it is loaded, so set first
     setenv CLERK_AUTHD_URL http://{options.authd}/forward-auth?{options.auth_query}

@@ -12,6 +12,7 @@ from typing import Final
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from clerk_authd.config import Settings
+from clerk_authd.rules.instance import cookie_suffix
 from clerk_authd.rules.requirements import RequirementError, parse_requirements
 from clerk_authd.rules.verdict import IDENTITY_HEADERS
 
@@ -66,11 +67,26 @@ class RecipeOptions:
     authd: HostPort
     #: the auth URL's query: the operator's requirements, then ``accepts``
     auth_query: str
+    #: the operator's requirements as given (``--requirements``), empty for none
+    requirements: str = ""
+    #: the cookies a refresh may set (Traefik copies cookies by name): Clerk's, un-suffixed and, when the
+    #: publishable key is known, suffixed
+    session_cookies: tuple[str, ...] = ("__session", "__client_uat")
+    #: ``--authd`` was given (the Kubernetes recipe otherwise names the Service)
+    authd_given: bool = True
+    #: where signed-out browsers go (ingress-nginx's ``auth-signin``), from ``CLERK_SIGN_IN_URL``
+    sign_in_url: str = ""
+    sign_in_return_param: str = "redirect_url"
 
     @property
     def identity_headers(self) -> tuple[str, ...]:
         """Every identity header, spelled as the README spells them (``X-Clerk-User-Id``)."""
         return tuple(display_name(name) for name in IDENTITY_HEADERS)
+
+    @property
+    def identity_headers_lower(self) -> tuple[str, ...]:
+        """Every identity header in lower case (HTTP/2 and Envoy spell them so)."""
+        return IDENTITY_HEADERS
 
 
 def display_name(name: str) -> str:
@@ -95,9 +111,18 @@ def options_from_settings(
     if parsed.accepts_token is None:
         pairs.append(("accepts", ",".join(settings.accepts_token)))
     service = authd if authd is not None else f"http://{HostPort(settings.host, settings.port)}"
+    cookies: tuple[str, ...] = ("__session", "__client_uat")
+    if settings.publishable_key:
+        suffix = cookie_suffix(settings.publishable_key)
+        cookies = (*cookies, f"__session_{suffix}", f"__client_uat_{suffix}")
     return RecipeOptions(
         listen=parse_host_port(listen or DEFAULT_LISTEN, "--listen"),
         upstream=parse_http_url(upstream or DEFAULT_UPSTREAM, "--upstream"),
         authd=parse_http_url(service, "--authd"),
         auth_query=urlencode(pairs, safe=":,"),
+        requirements=requirements,
+        session_cookies=cookies,
+        authd_given=authd is not None,
+        sign_in_url=settings.sign_in_url,
+        sign_in_return_param=settings.sign_in_return_param,
     )

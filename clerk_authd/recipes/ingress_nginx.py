@@ -1,0 +1,96 @@
+"""ingress-nginx: an ``Ingress`` (``kubectl apply -f``) whose annotations make the controller ask ``/verify``.
+
+The controller's ``auth-url`` location sends no body, sets ``X-Original-URL`` / ``X-Original-Method`` itself and
+forwards the client's other headers; ``auth-response-headers`` becomes one ``proxy_set_header`` per identity
+header (an empty value removes the client's header of that name) and the controller drops headers with ``_``
+(``enable-underscores-in-headers`` is off by default). Signed-out page loads go to ``auth-signin`` with the
+original URL in ``redirect_url``; ``auth-always-set-cookie`` passes the first cookie of a decision and the
+configuration snippet the others (``X-Clerk-Set-Cookie-<n>``); the snippets route a request carrying a handshake
+to ``/handshake``, whose 307 and cookies reach the browser. Snippet annotations must be allowed by the
+controller (``allow-snippet-annotations: "true"``, and ``annotations-risk-level: Critical`` from 1.12).
+"""
+
+from __future__ import annotations
+
+import re
+
+from clerk_authd.recipes.options import NGINX_COOKIE_COPIES, HostPort, RecipeOptions
+from clerk_authd.rules.request import HANDSHAKE
+
+FILE_NAME = "ingress.yaml"
+#: the Service of the Kubernetes manifests in deploy/kubernetes
+DEFAULT_SERVICE = HostPort("clerk-authd.default.svc.cluster.local", 8787)
+DEFAULT_SIGN_IN = "https://accounts.example.com/sign-in"
+_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
+
+
+def _indent(lines: list[str], spaces: int) -> str:
+    return "\n".join(" " * spaces + line for line in lines)
+
+
+def render(options: RecipeOptions) -> dict[str, str]:
+    """``ingress.yaml``."""
+    authd = options.authd if options.authd_given else DEFAULT_SERVICE
+    backend = options.upstream.host if _LABEL.fullmatch(options.upstream.host) else "app"
+    sign_in = options.sign_in_url or DEFAULT_SIGN_IN
+    cookies = []
+    for n in range(2, NGINX_COOKIE_COPIES + 1):
+        cookies.append(f"auth_request_set $clerk_cookie_{n} $upstream_http_x_clerk_set_cookie_{n};")
+        cookies.append(f"add_header Set-Cookie $clerk_cookie_{n} always;")
+    handshake = f"{HANDSHAKE}(_nonce)?="
+    configuration = [
+        "# a request carrying a Clerk handshake (query or cookie) is completed by clerk-authd's /handshake",
+        f'if ($args ~ "(^|&){handshake}") {{',
+        "  rewrite ^ /_clerk_authd/handshake? last;",
+        "}",
+        f'if ($http_cookie ~ "(^|;\\s*){handshake}") {{',
+        "  rewrite ^ /_clerk_authd/handshake? last;",
+        "}",
+        "# the cookies of a decision after the first (auth-always-set-cookie passes that one)",
+        *cookies,
+    ]
+    server = [
+        "location = /_clerk_authd/handshake {",
+        "  internal;",
+        f"  proxy_pass http://{authd}/handshake;",
+        "  proxy_http_version 1.1;",
+        '  proxy_set_header Connection "";',
+        "  proxy_pass_request_body off;",
+        '  proxy_set_header Content-Length "";',
+        "  proxy_set_header X-Original-Method $request_method;",
+        "  proxy_set_header X-Original-URL $scheme://$http_host$request_uri;",
+        "}",
+    ]
+    text = f"""\
+# clerk-authd proxy-config ingress-nginx: the Ingress of the Service {backend}:{options.upstream.port}, asking
+# clerk-authd at http://{authd}. Apply: kubectl apply -f ingress.yaml
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata:
+  name: {backend}
+  annotations:
+    nginx.ingress.kubernetes.io/auth-url: "http://{authd}/verify?{options.auth_query}"
+    nginx.ingress.kubernetes.io/auth-method: GET
+    nginx.ingress.kubernetes.io/auth-keepalive: "16"
+    nginx.ingress.kubernetes.io/auth-signin: "{sign_in}"
+    nginx.ingress.kubernetes.io/auth-signin-redirect-param: "{options.sign_in_return_param or "redirect_url"}"
+    nginx.ingress.kubernetes.io/auth-response-headers: "{",".join(options.identity_headers)}"
+    nginx.ingress.kubernetes.io/auth-always-set-cookie: "true"
+    nginx.ingress.kubernetes.io/configuration-snippet: |
+{_indent(configuration, 6)}
+    nginx.ingress.kubernetes.io/server-snippet: |
+{_indent(server, 6)}
+spec:
+  ingressClassName: nginx
+  rules:
+    - http:
+        paths:
+          - path: /
+            pathType: Prefix
+            backend:
+              service:
+                name: {backend}
+                port:
+                  number: {options.upstream.port}
+"""
+    return {FILE_NAME: text}
