@@ -1,11 +1,15 @@
 """What ``deploy/`` holds of ``proxy-config``'s output: each file, and the command that makes it.
 
 ``deploy/`` is what users copy, and it must never drift from the generator: ``scripts/deploy-recipes`` writes
-these files and a test regenerates them for the default settings and compares them byte for byte.
+these files and a test regenerates them for the default settings and compares them byte for byte. The README
+shows the same files, each in the code block after a ``<!-- generated: deploy/<path> -->`` line, which
+``with_generated_blocks`` refreshes.
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
 
@@ -55,3 +59,12 @@ def deploy_files(settings: Settings) -> dict[str, str]:
         for name, text in render(recipe.proxy, options).items():
             files[f"{recipe.directory}/{name}"] = text
     return files
+
+
+#: ``<!-- generated: deploy/<path> -->``, then a fenced block (its info string kept, its body replaced)
+GENERATED_BLOCK: Final = re.compile(r"(<!-- generated: deploy/(?P<path>\S+) -->\n```[^\n]*\n)(?P<body>.*?)(```)", re.S)
+
+
+def with_generated_blocks(readme: str, files: Mapping[str, str]) -> str:
+    """``readme`` with every marked code block holding the deploy file it names (``KeyError`` for an unknown one)."""
+    return GENERATED_BLOCK.sub(lambda m: m.group(1) + files[m.group("path")] + m.group(4), readme)

@@ -15,7 +15,7 @@ import pytest
 from clerk_authd.cli import main
 from clerk_authd.config import load_settings
 from clerk_authd.recipes import PROXIES
-from clerk_authd.recipes.deploy import DEPLOYED, deploy_files
+from clerk_authd.recipes.deploy import DEPLOYED, GENERATED_BLOCK, deploy_files, with_generated_blocks
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 #: files in deploy/ that are written by hand, not generated (checked by test_manifests.py)
@@ -95,3 +95,14 @@ def test_requirements_and_accepts_go_on_the_auth_url(capsys: pytest.CaptureFixtu
     command[-1] = "permission=org:a:b&accepts=any"
     printed = subprocess.run(command, env=env, cwd=tmp_path, capture_output=True, text=True, check=True).stdout
     assert "proxy_pass http://clerk_authd/verify?permission=org:a:b&accepts=any;" in printed
+
+
+def test_the_readme_shows_every_recipe_as_generated() -> None:
+    """Each README proxy section's code block is the deploy file it names, and every proxy has one."""
+    readme = (DEPLOY.parent / "README.md").read_text()
+    generated = deploy_files(load_settings({}, require_keys=False))
+    shown = {match.group("path"): match.group("body") for match in GENERATED_BLOCK.finditer(readme)}
+    assert with_generated_blocks(readme, generated) == readme, "scripts/deploy-recipes refreshes the README"
+    assert {path.split("/")[0] for path in shown} >= {r.directory for r in DEPLOYED} - {"compose"}
+    for path, body in shown.items():
+        assert body == generated[path], path
