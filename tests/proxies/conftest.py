@@ -158,7 +158,7 @@ class Proxy:
         return "".join(p.read_text(errors="replace") for p in sorted(self.directory.glob("*.log")))
 
 
-def _command(name: str, binary: str, directory: Path) -> list[str]:
+def proxy_command(name: str, binary: str, directory: Path) -> list[str]:
     if name == "nginx":
         # as root, nginx's workers run as nobody, who cannot enter pytest's private tmp directory
         user = ["-g", "user root;"] if os.geteuid() == 0 else []
@@ -168,21 +168,21 @@ def _command(name: str, binary: str, directory: Path) -> list[str]:
     return [binary, "-db", "-f", str(directory / "haproxy.cfg")]
 
 
-def _read(log: Path) -> str:
+def read_log(log: Path) -> str:
     return log.read_text(errors="replace")
 
 
-def _spawn(command: list[str], directory: Path, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+def spawn(command: list[str], directory: Path, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     with log.open("wb") as out:
         return subprocess.Popen(command, cwd=directory, env=env, stdout=out, stderr=subprocess.STDOUT)
 
 
-async def _wait_listening(port: int, process: subprocess.Popen[bytes], log: Path) -> None:
+async def wait_listening(port: int, process: subprocess.Popen[bytes], log: Path) -> None:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + START_DEADLINE_S
     while loop.time() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"the proxy exited with {process.returncode}:\n{_read(log)}")
+            raise RuntimeError(f"the proxy exited with {process.returncode}:\n{read_log(log)}")
         try:
             _, writer = await asyncio.open_connection("127.0.0.1", port)
         except OSError:
@@ -191,7 +191,7 @@ async def _wait_listening(port: int, process: subprocess.Popen[bytes], log: Path
         writer.close()
         await writer.wait_closed()
         return
-    raise RuntimeError(f"the proxy did not listen within {START_DEADLINE_S}s:\n{_read(log)}")
+    raise RuntimeError(f"the proxy did not listen within {START_DEADLINE_S}s:\n{read_log(log)}")
 
 
 StartProxy = Callable[..., Awaitable[Proxy]]
@@ -225,9 +225,9 @@ async def start_proxy(tmp_path: Path) -> AsyncIterator[StartProxy]:
                 "XDG_DATA_HOME": str(directory / "data"),
             }
             log = directory / f"{name}.log"
-            process = _spawn(_command(name, binary, directory), directory, env, log)
+            process = spawn(proxy_command(name, binary, directory), directory, env, log)
             processes.append(process)
-            await _wait_listening(port, process, log)
+            await wait_listening(port, process, log)
             return Proxy(name, f"http://127.0.0.1:{port}", directory, process, http)
 
         yield start
