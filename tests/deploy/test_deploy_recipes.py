@@ -14,7 +14,7 @@ import pytest
 
 from clerk_authd.cli import main
 from clerk_authd.config import load_settings
-from clerk_authd.recipes import PROXIES
+from clerk_authd.recipes import PROXIES, RecipeError, options_from_settings, render
 from clerk_authd.recipes.deploy import DEPLOYED, GENERATED_BLOCK, deploy_files, with_generated_blocks
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
@@ -106,3 +106,10 @@ def test_the_readme_shows_every_recipe_as_generated() -> None:
     assert {path.split("/")[0] for path in shown} >= {r.directory for r in DEPLOYED} - {"compose"}
     for path, body in shown.items():
         assert body == generated[path], path
+
+
+def test_an_unknown_proxy_has_no_recipe() -> None:
+    """The library call names what it has (the CLI's choices never reach it)."""
+    options = options_from_settings(load_settings({}, require_keys=False))
+    with pytest.raises(RecipeError, match=r"no recipe for 'apache' yet \(have: nginx, caddy, haproxy"):
+        render("apache", options)

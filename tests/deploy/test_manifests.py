@@ -10,17 +10,19 @@ from __future__ import annotations
 import re
 import shlex
 import tomllib
+from functools import cache
 from pathlib import Path
 from typing import Any
 
 import yaml
+from sanic import Sanic
 
 from clerk_authd.cli import build_parser
-from clerk_authd.config import Settings, load_settings
+from clerk_authd.config import load_settings
 from clerk_authd.recipes.options import display_name
 from clerk_authd.rules.verdict import IDENTITY_HEADERS
-from clerk_authd.service.app import create_app
-from tests.service.conftest import unique_app_name
+from clerk_authd.service.ops import register_ops
+from clerk_authd.service.routes import register_routes
 
 ROOT = Path(__file__).resolve().parents[2]
 KUBERNETES = ROOT / "deploy" / "kubernetes"
@@ -48,10 +50,13 @@ def manifest(name: str) -> dict[str, Any]:
     return document
 
 
-def service_paths() -> set[str]:
-    """The paths the service's app answers (built, not started)."""
-    app = create_app(Settings(secret_key="sk_test_x", publishable_key=""), name=unique_app_name("manifests"))
-    return {"/" + route.path.lstrip("/") for route in app.router.routes}
+@cache
+def service_paths() -> frozenset[str]:
+    """The paths the service answers: its routes registered on a bare app (no runtime, no logging set up)."""
+    app: Sanic[Any, Any] = Sanic("clerk_authd_manifest_paths", configure_logging=False)
+    register_routes(app)
+    register_ops(app)
+    return frozenset("/" + route.path.lstrip("/") for route in app.router.routes)
 
 
 def container() -> dict[str, Any]:

@@ -9,6 +9,7 @@ CI (``CI=true``), where ``.ci/run`` installs all three.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import os
 import shutil
 import socket
@@ -22,9 +23,11 @@ import aiohttp
 import pytest
 from aiohttp import web
 from multidict import CIMultiDict
+from sanic import Sanic
 
 from clerk_authd.config import load_settings
 from clerk_authd.recipes import options_from_settings, render
+from clerk_authd.service.app import create_app
 from clerk_authd.testing.fake_clerk import FakeClerk
 from tests.service import conftest as service_fixtures
 from tests.service.conftest import SIGN_IN_URL, Answer, Running
@@ -34,7 +37,9 @@ fake_variables = service_fixtures.fake_variables
 live_clerk = service_fixtures.live_clerk
 restore_logging = service_fixtures.restore_logging
 serve_app = service_fixtures.serve_app
-start_service = service_fixtures.start_service
+#: this directory's own app names: pytest may load the service suite's conftest a second time, with a second
+#: name counter, and Sanic refuses two apps of one name in a process
+_app_names = itertools.count()
 
 PROXIES = ("nginx", "caddy", "haproxy")
 BINARIES = {"nginx": "nginx", "caddy": "caddy", "haproxy": "haproxy"}
@@ -199,11 +204,12 @@ StartProxy = Callable[..., Awaitable[Proxy]]
 
 @pytest.fixture
 async def start_proxy(tmp_path: Path) -> AsyncIterator[StartProxy]:
-    """Start ``proxy`` from ``proxy-config``'s output for the given service and upstream (and requirements)."""
+    """Start ``proxy`` from ``proxy-config``'s output for the service at ``authd`` and the upstream (and
+    requirements)."""
     processes: list[subprocess.Popen[bytes]] = []
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as http:
 
-        async def start(name: str, service: Running, upstream: Upstream, requirements: str = "") -> Proxy:
+        async def start(name: str, authd: str, upstream: Upstream, requirements: str = "") -> Proxy:
             binary = require_binary(name)
             directory = tmp_path / f"{name}-{len(processes)}"
             directory.mkdir()
@@ -213,7 +219,7 @@ async def start_proxy(tmp_path: Path) -> AsyncIterator[StartProxy]:
                 settings,
                 listen=f"127.0.0.1:{port}",
                 upstream=upstream.url,
-                authd=service.url,
+                authd=authd,
                 requirements=requirements,
             )
             for file_name, text in render(name, options).items():
@@ -242,12 +248,17 @@ async def start_proxy(tmp_path: Path) -> AsyncIterator[StartProxy]:
 
 
 @pytest.fixture
-async def service(start_service: Callable[..., Awaitable[Running]], live_clerk: FakeClerk) -> Running:
+async def service(
+    serve_app: Callable[[Sanic[Any, Any]], Awaitable[Running]],
+    fake_variables: Callable[[FakeClerk], dict[str, str]],
+    live_clerk: FakeClerk,
+) -> Running:
     """clerk-authd for a production instance (page loads without a session hand-shake) with a sign-in URL."""
-    return await start_service(live_clerk, CLERK_SIGN_IN_URL=SIGN_IN_URL)
+    settings = load_settings({**fake_variables(live_clerk), "CLERK_SIGN_IN_URL": SIGN_IN_URL})
+    return await serve_app(create_app(settings, name=f"clerk_authd_proxied_{next(_app_names)}"))
 
 
 @pytest.fixture(params=PROXIES)
 async def front(request: Any, start_proxy: StartProxy, service: Running, upstream: Upstream) -> Proxy:
     """Each real proxy in turn, from its recipe, in front of ``upstream`` and ``service``."""
-    return await start_proxy(request.param, service, upstream)
+    return await start_proxy(request.param, service.url, upstream)

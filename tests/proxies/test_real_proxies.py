@@ -14,7 +14,7 @@ import pytest
 
 from clerk_authd.rules.verdict import IDENTITY_HEADERS
 from clerk_authd.testing.fake_clerk import FakeClerk
-from tests.proxies.conftest import SIGN_IN_URL, Proxy, Running, StartProxy, Upstream
+from tests.proxies.conftest import SIGN_IN_URL, Proxy, Running, StartProxy, Upstream, free_port
 from tests.service.test_service_endpoints import member_token
 
 PAGE_LOAD = {"Sec-Fetch-Dest": "document", "Accept": "text/html"}
@@ -120,7 +120,7 @@ async def test_a_permission_protected_recipe_gives_403_without_it(
 ) -> None:
     """``--requirements permission=org:reports:read``: a member without it gets 403, whatever the client's query
     says; with it, the request goes through."""
-    guarded = await start_proxy(front.name, service, upstream, requirements="permission=org:reports:read")
+    guarded = await start_proxy(front.name, service.url, upstream, requirements="permission=org:reports:read")
     without = {"Authorization": f"Bearer {member_token(live_clerk)}"}
     assert (await guarded.call("/reports", headers=without)).status == 403
     assert (await guarded.call("/reports?permission=org:invoices:read", headers=without)).status == 403
@@ -205,6 +205,16 @@ async def test_a_refresh_delivers_its_cookie_and_is_not_repeated(
     assert again.status == 200
     assert [r for r in live_clerk.received if r.path.endswith("/refresh")] == refreshes
     assert_upstream_identity(upstream, MEMBER)
+
+
+async def test_an_unreachable_service_fails_closed(
+    start_proxy: StartProxy, front: Proxy, upstream: Upstream, live_clerk: FakeClerk
+) -> None:
+    """With nothing listening where the recipe asks, even a signed-in request gets a 5xx, never the upstream."""
+    dead = await start_proxy(front.name, f"http://127.0.0.1:{free_port()}", upstream)
+    answer = await dead.call("/orders", headers={"Authorization": f"Bearer {member_token(live_clerk)}"})
+    assert 500 <= answer.status < 600, (answer.status, dead.log())
+    assert upstream.received == []
 
 
 # --- body, upgrades -----------------------------------------------------------------------------------------
