@@ -7,7 +7,9 @@ endpoint reads only the headers of the family it serves and drops the others bef
 - ``ORIGINAL`` (``/verify``, ``/handshake``; nginx, ingress-nginx, HAProxy's handshake route): ``X-Original-Method``
   and ``X-Original-URL``;
 - ``FORWARDED`` (``/forward-auth``; Traefik, Caddy, HAProxy): ``X-Forwarded-Method``, ``-Proto``, ``-Host`` and
-  ``-Uri``.
+  ``-Uri``;
+- ``ENVOY`` (``/ext-authz/<path>``): the request's own method, path and ``Host``, and ``X-Forwarded-Proto``, which
+  Envoy sets itself at the edge (``use_remote_address``); never an ``X-Forwarded-Host``, which Envoy does not set.
 
 Requirements and ``accepts`` are the operator's: they come from the auth URL the recipe sets. Caddy's
 ``forward_auth`` copies the client's query onto that URL when the configured ``uri`` has none, so a query that is
@@ -32,6 +34,7 @@ class Family(Enum):
 
     ORIGINAL = ("x-original-method", "x-original-url")
     FORWARDED = ("x-forwarded-method", "x-forwarded-proto", "x-forwarded-host", "x-forwarded-uri")
+    ENVOY = ("x-forwarded-proto",)
 
 
 #: every header some family uses for the original request's method or URL (``X-Original-URI`` is nobody's)

@@ -15,7 +15,14 @@ import orjson
 from sanic import Request, Sanic
 from sanic.response import HTTPResponse
 
-from clerk_authd.rules.proxied import Family, carries_handshake, decided_request, operator_requirements, original_query
+from clerk_authd.rules.proxied import (
+    Family,
+    carries_handshake,
+    decided_request,
+    operator_requirements,
+    original_query,
+    trusted_headers,
+)
 from clerk_authd.rules.request import HANDSHAKE, RequestView
 from clerk_authd.rules.requirements import (
     NO_REQUIREMENTS,
@@ -78,10 +85,11 @@ async def forward_auth(request: Request) -> HTTPResponse:
 
 async def ext_authz(request: Request, original_path: str = "") -> HTTPResponse:
     """Envoy ``ext_authz`` (``path_prefix: /ext-authz``): the method, path and query are the original request's,
-    so requirements cannot come from the query here; a handshake is completed in place as on ``/forward-auth``."""
+    so requirements cannot come from the query here; no other family's header moves them (``Family.ENVOY``); a
+    handshake is completed in place as on ``/forward-auth``."""
     target = request.path.removeprefix(EXT_AUTHZ_PREFIX) or "/"
     url = f"{target}?{request.query_string}" if request.query_string else target
-    view = RequestView.build(request.method, url, request.headers.items())
+    view = RequestView.build(request.method, url, trusted_headers(Family.ENVOY, request.headers.items()))
     answer = _complete_or_forward_auth if carries_handshake(view) else AnswerPolicy.forward_auth
     return await _decide(request, EXT_AUTHZ_PREFIX, view, answer, requirements=NO_REQUIREMENTS)
 

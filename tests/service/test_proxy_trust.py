@@ -72,6 +72,24 @@ async def test_forward_auth_ignores_the_original_family(service: Running, forged
     assert answer.headers["Location"] == sign_in_for(ORIGINAL)
 
 
+@pytest.mark.parametrize(
+    "forged",
+    [
+        {"X-Forwarded-Host": "evil.example"},
+        {"X-Original-URL": "https://evil.example/evil"},
+        {"X-Forwarded-Uri": "/evil", "X-Forwarded-Method": "POST"},
+    ],
+    ids=["forwarded-host", "original-url", "forwarded-uri"],
+)
+async def test_ext_authz_reads_only_its_own_request(service: Running, forged: dict[str, str]) -> None:
+    """/ext-authz decides about its own method, path and Host (and Envoy's X-Forwarded-Proto): a forwarded
+    host or another family's header cannot move the URL the sign-in redirect returns to."""
+    headers = {**forged, "Host": "app.example.com", "X-Forwarded-Proto": "https", **PAGE_LOAD}
+    answer = await service.call("/ext-authz/dash?tab=1", headers=headers)
+    assert answer.status == 302
+    assert answer.headers["Location"] == sign_in_for(ORIGINAL)
+
+
 async def test_handshake_reads_only_the_original_url(service: Running, live_clerk: FakeClerk) -> None:
     """/handshake is reached through a recipe that sets X-Original-URL; a forwarded URI cannot move it."""
     live_clerk.register_handshake_nonce("nonce-t", ["__session=; Path=/"])
