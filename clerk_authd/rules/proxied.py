@@ -25,7 +25,7 @@ from collections.abc import Iterable
 from enum import Enum
 from typing import Final
 
-from clerk_authd.rules.request import HANDSHAKE, HANDSHAKE_NONCE, RequestView, combine_headers, original_request
+from clerk_authd.rules.request import HANDSHAKE, HANDSHAKE_NONCE, RequestView, original_request
 from clerk_authd.rules.requirements import REQUIREMENT_NAMES, Requirements, parse_requirements
 
 
@@ -41,15 +41,15 @@ class Family(Enum):
 ORIGINAL_REQUEST_HEADERS: Final = frozenset({*Family.ORIGINAL.value, *Family.FORWARDED.value, "x-original-uri"})
 
 
+#: per family, the original-request headers it must not read (every other family's)
+_UNTRUSTED: Final = {family: ORIGINAL_REQUEST_HEADERS.difference(family.value) for family in Family}
+
+
 def trusted_headers(family: Family, headers: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
-    """``headers`` without the original-request headers of every other family."""
-    trusted = family.value
-    kept: list[tuple[str, str]] = []
-    for name, value in headers:
-        lowered = name.strip().lower()
-        if lowered not in ORIGINAL_REQUEST_HEADERS or lowered in trusted:
-            kept.append((name, value))
-    return kept
+    """``headers`` without the original-request headers of every other family (one set lookup per header: this
+    runs on every proxy request; HTTP parsers never hand over a name with whitespace around it)."""
+    untrusted = _UNTRUSTED[family]
+    return [pair for pair in headers if pair[0].lower() not in untrusted]
 
 
 def decided_request(family: Family, method: str, url: str, headers: Iterable[tuple[str, str]]) -> RequestView:
@@ -58,10 +58,15 @@ def decided_request(family: Family, method: str, url: str, headers: Iterable[tup
 
 
 def original_query(family: Family, headers: Iterable[tuple[str, str]]) -> str:
-    """The raw query string of the original request as ``family``'s headers give it (``""`` without one)."""
-    combined = combine_headers(headers)
-    target = combined.get("x-original-url" if family is Family.ORIGINAL else "x-forwarded-uri", "")
-    return target.split("#", 1)[0].partition("?")[2]
+    """The raw query string of the original request as ``family``'s headers give it (``""`` without one).
+
+    The first header of the name is read: a recipe sets exactly one, and a mismatch only makes the auth URL's
+    query be read strictly (a 400 naming a parameter), never leniently."""
+    wanted = "x-original-url" if family is Family.ORIGINAL else "x-forwarded-uri"
+    for name, value in headers:
+        if name.strip().lower() == wanted:
+            return value.strip().split("#", 1)[0].partition("?")[2]
+    return ""
 
 
 def operator_requirements(auth_query: str, auth_pairs: Iterable[tuple[str, str]], original: str) -> Requirements:

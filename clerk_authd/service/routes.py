@@ -109,9 +109,10 @@ async def _proxied(request: Request, endpoint: str, family: Family, answer: Answ
     view = decided_request(family, request.method, request.url, headers)
     if family is Family.FORWARDED and carries_handshake(view):
         return await _decide(request, endpoint, view, _complete_or_forward_auth, requirements=NO_REQUIREMENTS)
+    query = request.query_string
     try:
         pairs = request.get_query_args(keep_blank_values=True)
-        requirements = operator_requirements(request.query_string, pairs, original_query(family, headers))
+        requirements = operator_requirements(query, pairs, original_query(family, headers) if query else "")
     except RequirementError as exc:
         return _bad_request(endpoint, exc)
     return await _decide(request, endpoint, view, answer, requirements=requirements)
