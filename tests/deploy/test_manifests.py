@@ -132,6 +132,12 @@ def test_the_deployment_probes_the_service_and_runs_it_as_the_image_does() -> No
     assert set(spec["resources"]) == {"requests", "limits"}
 
 
+def test_the_deployment_runs_this_version_of_the_image() -> None:
+    """The image tag is the project's version, which ``docker build -t clerk-authd:<version>`` (README) makes."""
+    version = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
+    assert container()["image"] == f"clerk-authd:{version}"
+
+
 def test_the_secrets_come_from_a_secret() -> None:
     """The keys are never values in the manifest."""
     env = container_env()

@@ -77,6 +77,18 @@ async def test_a_signed_in_request_gets_its_identity_and_nothing_forged(serve: S
     assert_member_upstream(outcome)
 
 
+async def test_a_websocket_upgrade_is_decided_like_any_get(serve: Serve, live_clerk: FakeClerk) -> None:
+    """The upgrade's hop-by-hop headers never reach the service; signed in it is allowed with its identity,
+    signed out it is refused."""
+    upgrade = [("Connection", "Upgrade"), ("Upgrade", "websocket"), ("Sec-WebSocket-Version", "13")]
+    upgrade.append(("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="))
+    token = member_token(live_clerk)
+    assert_member_upstream(await serve("/ws", [*upgrade, ("Authorization", f"Bearer {token}")]))
+    refused = await serve("/ws", upgrade)
+    assert refused.answer.status == 401
+    assert refused.upstream is None
+
+
 async def test_forged_original_request_headers_change_nothing(serve: Serve) -> None:
     """A GET page load of /dash?tab=1 goes to sign-in with its own URL, whatever X-Original-*/X-Forwarded-*."""
     outcome = await serve("/dash?tab=1", [*FORGED_ORIGINAL, *PAGE_LOAD.items()])
