@@ -1,34 +1,43 @@
-"""Every exception clerk_authd raises, and the Clerk reason string each one carries.
+"""Every exception clerk_authd raises on purpose; the reason strings they carry are ``reasons.py``'s.
 
 ::
 
     ClerkAuthdError
     ├── ConfigError                     bad settings; lists every bad variable at once
-    ├── TokenVerificationError          Clerk's TokenVerificationError: reason + message + action
+    ├── TokenVerificationError          Clerk's TokenVerificationError: reason + message + action, and the
+    │                                   failed check (``check``, one of ``CHECKS``)
     ├── MachineTokenVerificationError   Clerk's MachineTokenVerificationError: code + message + status
-    ├── BackendAPIError                 a non-2xx, garbled or unreachable Clerk Backend API call
+    │   └── rules.machine_auth.MachineTokenRejectedError   ... and the token type the signed-out state reports
+    ├── BackendAPIError                 a Backend API call without a usable answer; itself: a 2xx that is not
+    │   │                               the expected JSON, or an id refused before sending
+    │   ├── ClerkAPIResponseError       Clerk's @clerk/backend error: a non-2xx, with status, clerk_trace_id,
+    │   │                               retry_after and errors[] (ClerkAPIError: code, message, long_message, meta)
+    │   └── ClerkTransportError         Clerk was not reached: connection failure, timeout, total deadline
     ├── AuthenticateRequestError        a precondition Clerk throws for (missing keys, dev handshake failure)
     └── HandshakeError                  a handshake's cookies did not give a verified session (Clerk's Error)
 
     ValueError                          input errors of one parser, translated by its callers (never public)
-    ├── pem.PemKeyError                 CLERK_JWT_KEY is not a usable RSA public key → ConfigError, jwk-local-missing
-    ├── keys.UnusableKeyError           one JWKS entry cannot verify RS256 → the KeyStore skips it, logged
-    ├── instance.PublishableKeyError    a publishable key does not decode → ConfigError, AuthenticateRequestError
-    ├── orgsync.PatternError            an organization pattern does not compile → ConfigError,
+    ├── rules.pem.PemKeyError           CLERK_JWT_KEY is not a usable RSA public key → ConfigError, jwk-local-missing
+    ├── rules.keys.UnusableKeyError     one JWKS entry cannot verify RS256 → the KeyStore skips it, logged
+    ├── rules.instance.PublishableKeyError   a publishable key does not decode → ConfigError,
     │                                   AuthenticateRequestError
-    └── service.requirements.RequirementError   a bad requirement in a decision request → 400
+    ├── rules.orgsync.PatternError      an organization pattern does not compile → ConfigError,
+    │                                   AuthenticateRequestError
+    └── rules.requirements.RequirementError   a bad requirement in a decision request → 400
 
     RuntimeError
-    └── sanic.MiddlewareRequiredError   get_auth / require_auth on a request clerk_middleware did not see
+    └── sanic.install.MiddlewareRequiredError   get_auth / require_auth on a request clerk_middleware did not see
 
 Foreign exceptions (joserfc, aiohttp, json) are translated into these at one boundary each:
-``tokens.py`` for joserfc, ``backend_api.py`` for aiohttp. Nothing above those modules ever sees a
-foreign exception type.
+``clerk/tokens.py`` and ``rules/keys.py`` for joserfc, ``clerk/backend_api/transport.py`` for aiohttp. Nothing
+above those modules ever sees a foreign exception type.
 """
 
 from __future__ import annotations
 
-from typing import Final, Literal
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Final, Literal
 
 from clerk_authd.reasons import Reason
 
@@ -54,6 +63,26 @@ KEYS_UNAVAILABLE_REASONS: Final = frozenset(
 )
 
 
+#: ``verifyToken``'s checks in Clerk's order (``clerk.tokens``), then our opt-in ``sid`` check: the values of
+#: ``TokenVerificationError.check``. ``format`` covers decoding and what the claims must be to build an auth object.
+CHECKS: Final = (
+    "format",
+    "header",
+    "key",
+    "typ",
+    "alg",
+    "signature",
+    "sub",
+    "aud",
+    "azp",
+    "iss",
+    "exp",
+    "nbf",
+    "iat",
+    "sid",
+)
+
+
 class ClerkAuthdError(Exception):
     """Base of every error this package raises on purpose."""
 
@@ -69,11 +98,13 @@ class ConfigError(ClerkAuthdError):
 class TokenVerificationError(ClerkAuthdError):
     """A token failed one of Clerk's checks. ``reason`` is Clerk's machine code, ``message`` its text."""
 
-    def __init__(self, reason: str, message: str, action: str | None = None) -> None:
+    def __init__(self, reason: str, message: str, action: str | None = None, *, check: str = "format") -> None:
         super().__init__(message)
         self.reason = reason
         self.message = message
         self.action = action
+        #: which of ``CHECKS`` failed, so that ``explain`` never reads a message
+        self.check = check
         self.token_carrier: TokenCarrier | None = None
 
     def full_message(self) -> str:
@@ -98,20 +129,46 @@ class MachineTokenVerificationError(ClerkAuthdError):
         return f"{self.message} (code={self.code}, status={status})"
 
 
+@dataclass(frozen=True, slots=True)
+class ClerkAPIError:
+    """One entry of a Clerk error body's ``errors[]``, as ``@clerk/shared``'s ``ClerkAPIError`` keeps it."""
+
+    code: str
+    message: str
+    long_message: str | None = None
+    meta: Mapping[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def parse_body(cls, body: object) -> list[ClerkAPIError]:
+        """The well-formed entries of ``body["errors"]``; a body without them (a proxy's HTML page) has none."""
+        entries = body.get("errors") if isinstance(body, dict) else None
+        if not isinstance(entries, list):
+            return []
+        return [
+            cls(
+                code=_text(entry.get("code")),
+                message=_text(entry.get("message")),
+                long_message=entry["long_message"] if isinstance(entry.get("long_message"), str) else None,
+                meta=entry["meta"] if isinstance(entry.get("meta"), dict) else {},
+            )
+            for entry in entries
+            if isinstance(entry, dict)
+        ]
+
+
+def _text(value: object) -> str:
+    return value if isinstance(value, str) else ""
+
+
 class BackendAPIError(ClerkAuthdError):
-    """A Backend API call did not give a usable 2xx answer.
+    """A Backend API call did not give a usable answer; the base the verifier and users catch.
 
     ``status`` is ``None`` when Clerk could not be reached at all (connection error, timeout); ``errors``
-    is Clerk's ``errors[]`` list when the body had one.
+    is Clerk's ``errors[]`` when the body had one. Raised as itself for a 2xx that is not the JSON the call
+    expects, and for an id refused before anything is sent.
     """
 
-    def __init__(
-        self,
-        message: str,
-        *,
-        status: int | None = None,
-        errors: list[dict[str, object]] | None = None,
-    ) -> None:
+    def __init__(self, message: str, *, status: int | None = None, errors: list[ClerkAPIError] | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.status = status
@@ -120,17 +177,38 @@ class BackendAPIError(ClerkAuthdError):
     @property
     def code(self) -> str | None:
         """The first Clerk error code in the body (``clerk_key_invalid``, ...), if any."""
-        for error in self.errors:
-            code = error.get("code")
-            if isinstance(code, str):
-                return code
-        return None
+        return next((error.code for error in self.errors if error.code), None)
 
     @property
     def first_message(self) -> str | None:
-        """``errors[0].message`` when it is a non-empty string: what Clerk's SDK shows of a failed call."""
-        message = self.errors[0].get("message") if self.errors else None
-        return message if isinstance(message, str) and message else None
+        """``errors[0].message`` when it is non-empty: what Clerk's SDK shows of a failed call."""
+        return self.errors[0].message or None if self.errors else None
+
+
+class ClerkAPIResponseError(BackendAPIError):
+    """Clerk answered with a non-2xx status: ``@clerk/backend``'s ``ClerkAPIResponseError``.
+
+    ``clerk_trace_id`` is the body's ``clerk_trace_id`` or else the ``CF-Ray`` header (what Clerk support
+    asks for); ``retry_after`` is the ``Retry-After`` header in seconds, when it had one.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int,
+        errors: list[ClerkAPIError],
+        clerk_trace_id: str | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message, status=status, errors=errors)
+        self.status: int = status
+        self.clerk_trace_id = clerk_trace_id
+        self.retry_after = retry_after
+
+
+class ClerkTransportError(BackendAPIError):
+    """Clerk was not reached or did not answer in time; ``status`` is always ``None``."""
 
 
 class AuthenticateRequestError(ClerkAuthdError):

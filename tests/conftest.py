@@ -1,4 +1,4 @@
-"""Shared test fixtures: Clerk's spec data (fixtures, conformance table) from ../shared.
+"""Shared test fixtures: Clerk's spec data (fixtures, conformance table) from tests/data.
 
 Area-specific fixtures live beside their tests; this file holds only what every area uses.
 """
@@ -6,7 +6,6 @@ Area-specific fixtures live beside their tests; this file holds only what every 
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -14,22 +13,20 @@ import pytest
 
 from clerk_authd.testing.mint import TokenMint
 
-pytest_plugins = ["clerk_authd.testing.pytest_plugin"]
+pytest_plugins = ["clerk_authd.testing.pytest_plugin", "tests.servers"]
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-SHARED_DIR = Path(os.environ.get("CLERK_AUTHD_SHARED_DIR", REPO_ROOT.parent / "shared"))
-SPEC_DIR = SHARED_DIR / "spec"
-VECTORS_DIR = SHARED_DIR / "vectors"
+#: Clerk's fixtures, the conformance recording and the Wycheproof vectors, copied here (``tests/data/README.md``)
+DATA_DIR = Path(__file__).resolve().parent / "data"
 
 
 def load_fixtures() -> dict[str, Any]:
     """Clerk's own test keys and tokens (clerk-fixtures.json)."""
-    return json.loads((SPEC_DIR / "clerk-fixtures.json").read_text())
+    return json.loads((DATA_DIR / "clerk-fixtures.json").read_text())
 
 
 def load_conformance() -> list[dict[str, Any]]:
     """Every line of clerk-conformance.jsonl, in order (``log`` lines included)."""
-    lines = (SPEC_DIR / "clerk-conformance.jsonl").read_text().splitlines()
+    lines = (DATA_DIR / "clerk-conformance.jsonl").read_text().splitlines()
     return [json.loads(line) for line in lines if line.strip()]
 
 

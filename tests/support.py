@@ -11,8 +11,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from clerk_authd.clerk.authenticate import AuthenticateOptions, Authenticator
+from clerk_authd.clerk.authenticate import Authenticator
 from clerk_authd.clerk.keystore import MSG_KID_MISMATCH
+from clerk_authd.clerk.options import AuthenticateOptions
 from clerk_authd.errors import Action, TokenVerificationError
 from clerk_authd.js.values import UNDEFINED
 from clerk_authd.reasons import Reason

@@ -16,12 +16,10 @@ the app applies. This module is ``HandshakeService`` and ``handleMaybeHandshakeS
 from __future__ import annotations
 
 import logging
-import re
-from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any, Final
 
-from clerk_authd.clerk.backend_api import SUPPORTED_BAPI_VERSION, ClerkClient
+from clerk_authd.clerk.backend_api import ClerkClient
 from clerk_authd.clerk.tokens import (
     KEY_ALGORITHM_MISMATCH,
     VerifyOptions,
@@ -30,42 +28,25 @@ from clerk_authd.clerk.tokens import (
     rs256_signature_is_valid,
     verify_session_token,
 )
-from clerk_authd.errors import Action, AuthenticateRequestError, BackendAPIError, HandshakeError, TokenVerificationError
-from clerk_authd.js.url import Url, parse_url
-from clerk_authd.js.values import UNDEFINED, js_number_str
-from clerk_authd.reasons import SATELLITE_NEEDS_SYNCING, SESSION_TOKEN_MISSING, Reason
+from clerk_authd.errors import Action, BackendAPIError, HandshakeError, TokenVerificationError
+from clerk_authd.js.values import UNDEFINED
+from clerk_authd.reasons import SESSION_TOKEN_MISSING, Reason
 from clerk_authd.rules.auth import signed_in_auth
 from clerk_authd.rules.carriers import Carriers
-from clerk_authd.rules.instance import Instance
+from clerk_authd.rules.handshake import Context, apply_directives
 from clerk_authd.rules.jwt import decode_jwt
 from clerk_authd.rules.keys import KeyResolver
-from clerk_authd.rules.orgsync import OrganizationMatcher
-from clerk_authd.rules.request import (
+from clerk_authd.rules.names import (
     DEV_BROWSER,
     HANDSHAKE,
+    HANDSHAKE_HELP,
     HANDSHAKE_NONCE,
-    REDIRECT_COUNT_COOKIE,
-    SESSION_COOKIE,
-    RequestView,
 )
-from clerk_authd.rules.state import RequestState, header_value
+from clerk_authd.rules.state import RequestState
 from clerk_authd.rules.tokentypes import IGNORE_CATEGORY, SESSION_CATEGORY
 
 log = logging.getLogger(__name__)
 
-REDIRECT_LOOP_LIMIT: Final = 3
-LEGACY_DEV_SESSION: Final = "__dev_session"
-HANDSHAKE_HELP: Final = "__clerk_help"
-MSG_LOOP: Final = (
-    "Clerk: Refreshing the session token resulted in an infinite redirect loop. This usually means that your "
-    "Clerk instance keys do not match - make sure to copy the correct publishable and secret keys from the "
-    "Clerk dashboard."
-)
-MSG_SATELLITE_LOOP: Final = (
-    "Clerk: Satellite-domain authentication resulted in an infinite redirect loop. Check that this request is "
-    "using a configured primary or satellite domain for the production instance. For preview deployments, use "
-    "a development/staging Clerk instance or a supported configured preview-domain setup."
-)
 MSG_CLOCK_SKEW: Final = (
     "Clerk: Clock skew detected. This usually means that your system clock is inaccurate. Clerk will attempt "
     "to account for the clock skew in development.\n\nTo resolve this issue, make sure your system's clock is "
@@ -74,100 +55,9 @@ MSG_CLOCK_SKEW: Final = (
 #: Clerk's development retry after a time-claim failure in a handshake: one day of tolerance.
 DEV_RETRY_SKEW_MS: Final = 86_400_000
 _TIME_REASONS: Final = frozenset({Reason.TOKEN_EXPIRED, Reason.TOKEN_NOT_ACTIVE_YET, Reason.TOKEN_IAT_IN_THE_FUTURE})
-_LEGACY_DEV_PORTAL_SUFFIXES: Final = (".lcl.dev", ".lclstage.dev", ".lclclerk.com")
-_CURRENT_DEV_PORTAL_SUFFIXES: Final = (".accounts.dev", ".accountsstage.dev", ".accounts.lclclerk.com")
-
-
-@dataclass(frozen=True, slots=True)
-class Context:
-    """What the handshake rules read about one request (Clerk's ``AuthenticateContext``, trimmed)."""
-
-    request: RequestView
-    carriers: Carriers
-    #: with a relative proxy URL already resolved against the request's origin
-    instance: Instance
-    matcher: OrganizationMatcher
-    is_satellite: bool
-
-
-def is_eligible(request: RequestView) -> bool:
-    """``isRequestEligibleForHandshake``: a GET navigation (``document``/``iframe``, or ``text/html`` without
-    ``sec-fetch-dest``)."""
-    if request.method != "GET":
-        return False
-    destination = request.header("sec-fetch-dest")
-    if destination in ("document", "iframe"):
-        return True
-    accept = request.header("accept")
-    return destination is None and accept is not None and accept.startswith("text/html")
-
-
-def handshake_location(context: Context, reason: str) -> str:
-    """``buildRedirectToHandshake``: FAPI's ``v1/client/handshake`` (a proxy path kept) with Clerk's parameters."""
-    frontend_api = context.instance.frontend_api
-    base_text = frontend_api if frontend_api.startswith("http") else f"https://{frontend_api}"
-    base = parse_url(base_text.rstrip("/") + "/")
-    url = parse_url("v1/client/handshake", base) if base is not None else None
-    if url is None:  # a frontend API (proxy URL) no URL parser accepts: Clerk throws ``TypeError: Invalid URL``
-        raise AuthenticateRequestError(f"Invalid URL: the frontend API {frontend_api!r} is not a valid URL")
-    carriers = context.carriers
-    params = [
-        ("redirect_url", context.request.parsed_url.without_params(DEV_BROWSER, LEGACY_DEV_SESSION).href),
-        ("__clerk_api_version", SUPPORTED_BAPI_VERSION),
-        ("suffixed_cookies", "true" if carriers.suffixed else "false"),
-        ("__clerk_hs_reason", reason),
-        ("format", "nonce"),
-    ]
-    if carriers.session_token:
-        params.append((SESSION_COOKIE, carriers.session_token))
-    if context.instance.is_development and carriers.dev_browser_token:
-        params.append((DEV_BROWSER, carriers.dev_browser_token))
-    target = context.matcher.find_target(context.request.pathname)
-    if target is not None:
-        params.append(("organization_id", target.query_value))
-    return url.with_params(params).href
-
-
-def maybe_handshake(context: Context, reason: str, message: str, *, location: str | None = None) -> RequestState:
-    """``handleMaybeHandshakeStatus``: a handshake to ``location`` (default: FAPI's), or signed-out, same reason."""
-    if not is_eligible(context.request):
-        return RequestState.signed_out(reason, message)
-    headers = [("location", location or handshake_location(context, reason)), ("cache-control", "no-store")]
-    count = context.carriers.redirect_count
-    if count == REDIRECT_LOOP_LIMIT:
-        log.warning(MSG_SATELLITE_LOOP if reason == SATELLITE_NEEDS_SYNCING else MSG_LOOP)
-        return RequestState.signed_out(reason, message)
-    counter = f"{REDIRECT_COUNT_COOKIE}={js_number_str(count + 1)}; SameSite=Lax; HttpOnly; Max-Age=2"
-    return RequestState.handshake(reason, message, headers=headers, set_cookies=[counter])
 
 
 # --- resolving a handshake -----------------------------------------------------------------------------
-
-
-def cookie_name_and_value(directive: str) -> tuple[str, str | None]:
-    """Clerk's ``getCookieName`` / ``getCookieValue``: ``split(';')[0].split('=')``, first and second piece."""
-    pieces = directive.split(";", maxsplit=1)[0].split("=")
-    return pieces[0], pieces[1] if len(pieces) > 1 else None
-
-
-def apply_directives(directives: Sequence[object]) -> tuple[list[str], str | None]:
-    """Set-Cookie values as ``Headers.append`` stores them, and the value of the last ``__session*`` one.
-
-    JS throws on a directive that is not a string or that ``Headers`` refuses (CR, LF, NUL, beyond Latin-1);
-    so do we, with ``HandshakeError``, which also keeps a hostile payload from splitting a response header.
-    The session token is ``""`` when none was set, ``None`` when the last one had no ``=``.
-    """
-    set_cookies: list[str] = []
-    session_token: str | None = ""
-    for directive in directives:
-        stored = header_value(directive) if isinstance(directive, str) else None
-        if stored is None:
-            raise HandshakeError("a Set-Cookie directive is not a valid header value")
-        set_cookies.append(stored)
-        name, value = cookie_name_and_value(stored)
-        if name.startswith(SESSION_COOKIE):
-            session_token = value
-    return set_cookies, session_token
 
 
 async def verify_handshake_token(token: str, keys: KeyResolver | None) -> dict[str, Any]:
@@ -254,55 +144,3 @@ def dev_handshake_failure(error: TokenVerificationError) -> str:
             "keys locally, clear your cookies and try again."
         )
     return f"Clerk: Handshake token verification failed: {error.full_message()}."
-
-
-# --- the primary domain's cross-origin sync ------------------------------------------------------------
-
-
-def _referrer(request: RequestView) -> Url | None:
-    """The ``Referer`` header as a URL; ``None`` when it is missing or unparsable."""
-    referrer = request.header("referer")
-    return parse_url(referrer) if referrer else None
-
-
-def is_cross_origin_referrer(request: RequestView) -> bool:
-    """``isCrossOriginReferrer``: the referer's origin differs from the request's (an unparsable referer: no)."""
-    parsed = _referrer(request)
-    return parsed is not None and parsed.origin != request.origin
-
-
-def _accounts_origin(frontend_api: str) -> str | None:
-    """``buildAccountsBaseUrl``: FAPI's host rewritten to the account portal's, as an origin."""
-    rewritten = frontend_api.replace("clerk.accountsstage.", "accountsstage.", 1)
-    rewritten = re.sub(r"clerk\.accounts\.|clerk\.", "accounts.", rewritten, count=1)
-    parsed = parse_url(f"https://{rewritten}")
-    return parsed.origin if parsed is not None else None
-
-
-def _is_dev_account_portal(host: str) -> bool:
-    if host.startswith("accounts.") and host.endswith(_LEGACY_DEV_PORTAL_SUFFIXES):
-        return True
-    return any(
-        host.endswith(suffix) and not host.endswith(".clerk" + suffix) for suffix in _CURRENT_DEV_PORTAL_SUFFIXES
-    )
-
-
-def is_known_clerk_referrer(request: RequestView, instance: Instance) -> bool:
-    """``isKnownClerkReferrer``: FAPI itself, a development account portal (dev instances), or the portal of
-    this instance."""
-    parsed = _referrer(request)
-    if parsed is None:
-        return False
-    frontend_api = instance.frontend_api
-    if frontend_api.startswith("http"):
-        fapi = parse_url(frontend_api)
-        if fapi is None:
-            return False
-        fapi_host = fapi.hostname
-    else:
-        fapi_host = frontend_api
-    if parsed.hostname == fapi_host:
-        return True
-    if instance.instance_type != "production" and _is_dev_account_portal(parsed.hostname):
-        return True
-    return parsed.origin == _accounts_origin(frontend_api)

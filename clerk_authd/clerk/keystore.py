@@ -15,6 +15,8 @@ keeps Clerk's answers (reasons, messages, actions) but changes when it fetches:
 
 Keys are vetted one at a time by ``keys.import_jwk``, so one bad entry never takes the others down
 (jwt-attacks §3.16). When a refresh drops kids, ``on_keys_removed`` is told so cached verdicts go too.
+
+One class, one state machine (loaded, fresh, failing, stale), which is why this module runs past 300 lines.
 """
 
 from __future__ import annotations
@@ -70,7 +72,7 @@ class _Failure:
     action: str | None
 
     def error(self) -> TokenVerificationError:
-        return TokenVerificationError(self.reason, self.message, self.action)
+        return TokenVerificationError(self.reason, self.message, self.action, check="key")
 
 
 def backoff_delay(failures: int, refresh_s: float, jitter: float) -> float:
@@ -171,6 +173,7 @@ class KeyStore:
                 Reason.JWK_KID_MISMATCH,
                 MSG_KID_MISMATCH.format(kid="undefined" if kid is None else kid),
                 Action.VERIFY_KEYS,
+                check="key",
             )
         raise self._unavailable().error()
 
@@ -254,8 +257,8 @@ class KeyStore:
     def _failure_from(self, exc: BackendAPIError) -> _Failure:
         """Clerk's mapping of a failed JWKS call (clerk-semantics §14.6)."""
         for error in exc.errors:
-            if error.get("code") == INVALID_SECRET_KEY_CODE:
-                return _Failure(Reason.SECRET_KEY_INVALID, str(error.get("message", "")), Action.CONTACT_SUPPORT)
+            if error.code == INVALID_SECRET_KEY_CODE:
+                return _Failure(Reason.SECRET_KEY_INVALID, error.message, Action.CONTACT_SUPPORT)
         url = self._client.jwks_url
         # The message reaches clients (X-Clerk-Auth-Message), so it says what failed in Clerk's words and no
         # more; the transport's own detail goes to the log only.

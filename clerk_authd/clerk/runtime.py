@@ -3,7 +3,7 @@
 A runtime owns the settings, the Backend API client (unless the caller shares one), the keys (a ``KeyStore``
 kept fresh in the background, or the networkless PEM key), the verified-token cache and the ``Authenticator``.
 ``decide`` is the service's one decision: Clerk's ``authenticateRequest``, then the requirements, as a
-``Verdict`` that ``service.answers`` renders. It knows nothing of Sanic apps: ``sanic_runtime`` gives each
+``Verdict`` that ``sanic.answers`` renders. It knows nothing of Sanic apps: ``sanic.install`` gives each
 worker of an app its own, and ``clerk-authd check`` / ``explain`` open one for a single run.
 """
 
@@ -15,10 +15,11 @@ import time
 from collections.abc import Callable
 from typing import Any, Literal
 
-from clerk_authd.clerk.authenticate import AuthenticateOptions, Authenticator
+from clerk_authd.clerk.authenticate import Authenticator
 from clerk_authd.clerk.backend_api import ClerkClient
 from clerk_authd.clerk.cache import VerifiedTokenCache
 from clerk_authd.clerk.keystore import KeyStore, KeyStoreStatus
+from clerk_authd.clerk.options import AuthenticateOptions
 from clerk_authd.config import Settings
 from clerk_authd.errors import AuthenticateRequestError, BackendAPIError
 from clerk_authd.reasons import UNEXPECTED_ERROR

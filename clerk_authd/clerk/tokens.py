@@ -23,6 +23,9 @@ verifies JWT-template tokens, which carry none; the service turns it on (``from_
 joserfc does the RSA arithmetic; its exceptions are translated here and nowhere else. Messages are rendered as
 JavaScript renders them (``JSON.stringify``, ``Date.toUTCString``) because Clerk's messages are part of the
 contract: debug headers, logs and the conformance table compare them byte for byte.
+
+This module is longer than most on purpose: it is one check sequence, and splitting it would hide the order
+that decides which failure a token reports.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ import math
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 
 from joserfc.errors import JoseError
 from joserfc.jwa import RSAAlgorithm
@@ -41,9 +44,6 @@ from clerk_authd.js.values import MAX_DATE_MS, UNDEFINED, js_json, js_time_ms, j
 from clerk_authd.reasons import Reason
 from clerk_authd.rules.jwt import DecodedJwt, decode_jwt
 from clerk_authd.rules.keys import KeyResolver, VerificationKey
-
-if TYPE_CHECKING:
-    pass
 
 #: Clerk's ``DEFAULT_CLOCK_SKEW_IN_MS``, also used when the configured skew is not a finite number.
 DEFAULT_CLOCK_SKEW_MS: Final = 5000.0
@@ -97,7 +97,9 @@ async def verify_session_token(token: str, options: VerifyOptions) -> VerifiedTo
     """Verify ``token`` exactly as Clerk's ``verifyToken`` does, with our stricter policy for hostile input."""
     decoded = decode_jwt(token)
     if decoded.header.get("cat") == M2M_TOKEN_CATEGORY:
-        raise TokenVerificationError(Reason.TOKEN_INVALID, "Invalid session token category.", Action.ENSURE_CLERK_JWT)
+        raise TokenVerificationError(
+            Reason.TOKEN_INVALID, "Invalid session token category.", Action.ENSURE_CLERK_JWT, check="header"
+        )
     return await verify_decoded_jwt(decoded, options)
 
 
@@ -109,7 +111,10 @@ async def verify_decoded_jwt(decoded: DecodedJwt, options: VerifyOptions) -> Ver
     for name in FORBIDDEN_HEADER_MEMBERS:
         if name in header:
             raise TokenVerificationError(
-                Reason.TOKEN_INVALID, f"Unsupported JWT header parameter {js_json(name)}.", Action.ENSURE_CLERK_JWT
+                Reason.TOKEN_INVALID,
+                f"Unsupported JWT header parameter {js_json(name)}.",
+                Action.ENSURE_CLERK_JWT,
+                check="header",
             )
     key = await _resolve_key(header.get("kid"), options.keys)
     check_header_type(header.get("typ", UNDEFINED), options.header_type)
@@ -120,9 +125,10 @@ async def verify_decoded_jwt(decoded: DecodedJwt, options: VerifyOptions) -> Ver
             Reason.TOKEN_VERIFICATION_FAILED,
             f"Error verifying JWT signature. {KEY_ALGORITHM_MISMATCH}",
             Action.ENSURE_CLERK_JWT,
+            check="alg",
         )
     if not rs256_signature_is_valid(decoded, key):
-        raise TokenVerificationError(Reason.TOKEN_INVALID_SIGNATURE, "JWT signature is invalid.")
+        raise TokenVerificationError(Reason.TOKEN_INVALID_SIGNATURE, "JWT signature is invalid.", check="signature")
     _check_claims(decoded.payload, options)
     return VerifiedToken(payload=decoded.payload, kid=key.kid)
 
@@ -142,7 +148,10 @@ async def _resolve_key(kid: object, keys: KeyResolver | None) -> VerificationKey
     """Clerk's key step; the resolver sees the ``kid`` only when it is a non-empty string."""
     if keys is None:
         raise TokenVerificationError(
-            Reason.JWK_FAILED_TO_RESOLVE, "Failed to resolve JWK during verification.", Action.SET_CLERK_JWT_KEY
+            Reason.JWK_FAILED_TO_RESOLVE,
+            "Failed to resolve JWK during verification.",
+            Action.SET_CLERK_JWT_KEY,
+            check="key",
         )
     return await keys.get_key(kid if isinstance(kid, str) and kid else None)
 
@@ -158,6 +167,7 @@ def check_header_type(typ: object, header_type: tuple[str, ...] | None) -> None:
             Reason.TOKEN_INVALID,
             f'Invalid JWT type {js_json(typ)}. Expected "{", ".join(allowed)}".',
             Action.ENSURE_CLERK_JWT,
+            check="typ",
         )
 
 
@@ -168,6 +178,7 @@ def check_algorithm(alg: object) -> None:
             Reason.TOKEN_INVALID_ALGORITHM,
             f"Invalid JWT algorithm {js_json(alg)}. Supported: {','.join(CLERK_ALGORITHMS)}.",
             Action.ENSURE_CLERK_JWT,
+            check="alg",
         )
 
 
@@ -179,6 +190,7 @@ def _check_claims(payload: Mapping[str, Any], options: VerifyOptions) -> None:
             Reason.TOKEN_VERIFICATION_FAILED,
             f"Subject claim (sub) is required and must be a string. Received {js_json(sub)}.",
             Action.ENSURE_CLERK_JWT,
+            check="sub",
         )
     _check_audience(payload.get("aud", UNDEFINED), options.audience)
     if options.authorized_parties:
@@ -188,6 +200,7 @@ def _check_claims(payload: Mapping[str, Any], options: VerifyOptions) -> None:
             raise TokenVerificationError(
                 Reason.TOKEN_INVALID_AUTHORIZED_PARTIES,
                 f'Invalid JWT Authorized party claim (azp) {js_json(azp)}. Expected "{expected}".',
+                check="azp",
             )
     if options.issuers is not None:
         iss = payload.get("iss", UNDEFINED)
@@ -196,6 +209,7 @@ def _check_claims(payload: Mapping[str, Any], options: VerifyOptions) -> None:
                 Reason.TOKEN_INVALID_ISSUER,
                 f'Invalid JWT issuer claim (iss) {js_json(iss)}. Expected "{", ".join(options.issuers)}".',
                 Action.ENSURE_CLERK_JWT,
+                check="iss",
             )
     now_ms = float(math.floor(options.clock() * 1000))
     skew = clock_skew_ms(options.clock_skew_ms)
@@ -206,6 +220,7 @@ def _check_claims(payload: Mapping[str, Any], options: VerifyOptions) -> None:
         raise TokenVerificationError(
             Reason.TOKEN_EXPIRED,
             f"JWT is expired. Expiry date: {js_time_ms(exp_ms)}, Current date: {js_time_ms(now_ms)}.",
+            check="exp",
         )
     nbf_ms = _time_claim_ms(payload, "nbf", "not before date")
     if nbf_ms is not None and nbf_ms > now_ms + skew:
@@ -213,6 +228,7 @@ def _check_claims(payload: Mapping[str, Any], options: VerifyOptions) -> None:
             Reason.TOKEN_NOT_ACTIVE_YET,
             "JWT cannot be used prior to not before date claim (nbf). "
             f"Not before date: {js_time_ms(nbf_ms)}; Current date: {js_time_ms(now_ms)};",
+            check="nbf",
         )
     iat_ms = _time_claim_ms(payload, "iat", "issued at date")
     if iat_ms is not None and iat_ms > now_ms + skew:
@@ -220,6 +236,7 @@ def _check_claims(payload: Mapping[str, Any], options: VerifyOptions) -> None:
             Reason.TOKEN_IAT_IN_THE_FUTURE,
             "JWT issued at date claim (iat) is in the future. "
             f"Issued at date: {js_time_ms(iat_ms)}; Current date: {js_time_ms(now_ms)};",
+            check="iat",
         )
     _check_policy(payload, options, exp_ms=exp_ms, now_ms=now_ms)
 
@@ -235,6 +252,7 @@ def _check_audience(aud: object, audience: tuple[str, ...]) -> None:
             Reason.TOKEN_VERIFICATION_FAILED,
             f'Invalid JWT audience claim (aud) {js_json(aud)}. Is not included in "{js_json(wanted)}".',
             Action.ENSURE_CLERK_JWT,
+            check="aud",
         )
     strings = isinstance(aud, list) and all(isinstance(item, str) for item in aud)
     if strings and not any(item in wanted for item in present):  # any other type of aud passes, as in Clerk
@@ -242,6 +260,7 @@ def _check_audience(aud: object, audience: tuple[str, ...]) -> None:
             Reason.TOKEN_VERIFICATION_FAILED,
             f'Invalid JWT audience claim array (aud) {js_json(aud)}. Is not included in "{js_json(wanted)}".',
             Action.ENSURE_CLERK_JWT,
+            check="aud",
         )
 
 
@@ -254,6 +273,7 @@ def _check_policy(payload: Mapping[str, Any], options: VerifyOptions, *, exp_ms:
                 Reason.TOKEN_VERIFICATION_FAILED,
                 f"Session claim (sid) is required and must be a string. Received {js_json(sid)}.",
                 Action.ENSURE_CLERK_JWT,
+                check="sid",
             )
     if options.max_lifetime_s is not None and exp_ms - now_ms > options.max_lifetime_s * 1000:
         raise TokenVerificationError(
@@ -261,6 +281,7 @@ def _check_policy(payload: Mapping[str, Any], options: VerifyOptions, *, exp_ms:
             f"JWT expiry date claim (exp) is too far in the future. Expiry date: {js_time_ms(exp_ms)}, "
             f"Current date: {js_time_ms(now_ms)}.",
             Action.ENSURE_CLERK_JWT,
+            check="exp",
         )
 
 
@@ -286,6 +307,7 @@ def _not_a_number(name: str, label: str, value: object) -> TokenVerificationErro
         Reason.TOKEN_VERIFICATION_FAILED,
         f"Invalid JWT {label} claim ({name}) {js_json(value)}. Expected number.",
         Action.ENSURE_CLERK_JWT,
+        check=name,
     )
 
 

@@ -12,11 +12,9 @@ import argparse
 import sys
 from typing import Any
 
+from clerk_authd.cli.exits import EXIT_CONFIG, EXIT_OK
 from clerk_authd.config import load_settings, read_sources
 from clerk_authd.recipes import PROXIES, RecipeError, options_from_settings, render
-
-EXIT_OK = 0
-EXIT_USAGE = 2
 
 
 def add_parser(commands: Any) -> None:
@@ -42,13 +40,13 @@ def run(args: argparse.Namespace) -> int:
         files = render(args.proxy, options)
     except RecipeError as exc:
         print(f"clerk-authd: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+        return EXIT_CONFIG
     if args.list_files:
         sys.stdout.write("".join(f"{name}\n" for name in files))
         return EXIT_OK
     name = args.file if args.file is not None else next(iter(files))
     if name not in files:
         print(f"clerk-authd: --file: the {args.proxy} recipe has {', '.join(files)}", file=sys.stderr)
-        return EXIT_USAGE
+        return EXIT_CONFIG
     sys.stdout.write(files[name])
     return EXIT_OK

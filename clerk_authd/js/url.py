@@ -10,175 +10,34 @@ excepted), and never raises on hostile input: ``None`` is where JS throws. An ex
 
 from __future__ import annotations
 
-import ipaddress
 import re
-import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import Final
-from urllib.parse import unquote_to_bytes
+
+from clerk_authd.js.form import form_encode, parse_form
+from clerk_authd.js.host import DOMAIN, OCTET, parse_host
+from clerk_authd.js.percent import C0_CONTROL, C0_CONTROL_SET, percent_encode, well_formed
 
 SPECIAL_PORTS: Final = {"http": 80, "https": 443, "ws": 80, "wss": 443, "ftp": 21}
 _C0_OR_SPACE: Final = "".join(chr(code) for code in range(0x21))
 _TAB_OR_NEWLINE = re.compile(r"[\t\n\r]")
 _SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*:")
-_C0_CONTROL_SET: Final = "\\x00-\\x1f\\x7f-\\U0010ffff"
-_C0_CONTROL = re.compile(f"[{_C0_CONTROL_SET}]")
-_FRAGMENT_SET = re.compile(f'[{_C0_CONTROL_SET} "<>`]')
-_QUERY_SET = re.compile(f'[{_C0_CONTROL_SET} "#<>]')
-_SPECIAL_QUERY_SET = re.compile(f"[{_C0_CONTROL_SET} \"#<>']")
-_PATH_SET = re.compile(f'[{_C0_CONTROL_SET} "#<>?`{{}}]')
-_USERINFO_SET = re.compile(f'[{_C0_CONTROL_SET} "#<>?`{{}}/:;=@\\[\\\\\\]^|]')
-_FORM_UNSAFE = re.compile(r"[^A-Za-z0-9*\-._ ]")
-_FORBIDDEN_HOST: Final = frozenset("\x00\t\n\r #/:<>?@[\\]^|")
-_FORBIDDEN_DOMAIN: Final = _FORBIDDEN_HOST | frozenset(chr(code) for code in range(0x20)) | {"%", "\x7f"}
-_IDEOGRAPHIC_STOPS = re.compile("[\u3002\uff0e\uff61]")
-#: Unicode categories UTS #46 disallows in a domain (controls, separators, unassigned, private use)
-_DISALLOWED: Final = frozenset({"Cc", "Cf", "Cn", "Co", "Cs", "Zl", "Zp", "Zs"})
-_LABEL: Final = r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?"
-_DOMAIN: Final = rf"(?:(?!xn--){_LABEL}\.)*(?!xn--)[a-z](?:[a-z0-9-]*[a-z0-9])?"
-#: 0 to 255 in decimal, without a leading zero (which the IPv4 parser would read as octal)
-_OCTET: Final = r"(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])"
+_FRAGMENT_SET = re.compile(f'[{C0_CONTROL_SET} "<>`]')
+_QUERY_SET = re.compile(f'[{C0_CONTROL_SET} "#<>]')
+_SPECIAL_QUERY_SET = re.compile(f"[{C0_CONTROL_SET} \"#<>']")
+_PATH_SET = re.compile(f'[{C0_CONTROL_SET} "#<>?`{{}}]')
+_USERINFO_SET = re.compile(f'[{C0_CONTROL_SET} "#<>?`{{}}/:;=@\\[\\\\\\]^|]')
 #: URLs the WHATWG parser leaves as they are (see ``_parse_canonical``). The host is a domain whose last label
 #: starts with a letter, so it cannot end in a number (an IPv4 address in another form) and has no ``xn--``
 #: label (those the slow path checks), or an IPv4 address already in dotted-decimal form (the gateway's
 #: ``http://127.0.0.1:8787/verify``)
 _CANONICAL = re.compile(
-    rf"(https?)://({_DOMAIN}|(?:{_OCTET}\.){{3}}{_OCTET})(?::([1-9][0-9]{{0,4}}))?"
+    rf"(https?)://({DOMAIN}|(?:{OCTET}\.){{3}}{OCTET})(?::([1-9][0-9]{{0,4}}))?"
     r"((?:/[A-Za-z0-9\-._~!$&'()*+,;=:@%]*)*)(?:\?([A-Za-z0-9\-._~!$&()*+,;=:@%/?]*))?"
 )
 _SINGLE_DOT: Final = frozenset({".", "%2e"})
 _DOUBLE_DOT: Final = frozenset({"..", ".%2e", "%2e.", "%2e%2e"})
-
-
-def _percent_encode(match: re.Match[str]) -> str:
-    return "".join(f"%{byte:02X}" for byte in match.group().encode("utf-8"))
-
-
-def well_formed(text: str) -> str:
-    """JS's ``toWellFormed``: lone surrogates (possible in a Python ``str``) become U+FFFD."""
-    if text.isascii():
-        return text
-    return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
-
-
-def form_encode(text: str) -> str:
-    """``application/x-www-form-urlencoded`` byte serializing, as ``URLSearchParams.toString`` does."""
-    return _FORM_UNSAFE.sub(_percent_encode, well_formed(text)).replace(" ", "+")
-
-
-def _form_decode(text: str) -> str:
-    text = text.replace("+", " ")
-    if "%" not in text:
-        return text
-    return unquote_to_bytes(text).decode("utf-8", "replace")
-
-
-def parse_form(query: str) -> list[tuple[str, str]]:
-    """``URLSearchParams`` parsing: ``&``-separated pairs, first ``=``, ``+`` as space, lenient percent-decoding."""
-    pairs: list[tuple[str, str]] = []
-    for piece in query.split("&"):
-        if piece:
-            name, _, value = piece.partition("=")
-            pairs.append((_form_decode(name), _form_decode(value)))
-    return pairs
-
-
-def _ipv4_number(text: str) -> int | None:
-    radix = 10
-    if text[:2] in ("0x", "0X"):
-        text, radix = text[2:], 16
-    elif len(text) > 1 and text[0] == "0":
-        text, radix = text[1:], 8
-    if not text:
-        return 0
-    digits = {10: "0123456789", 16: "0123456789abcdefABCDEF", 8: "01234567"}[radix]
-    if not all(char in digits for char in text):
-        return None
-    return int(text, radix)
-
-
-def _ipv4_parts(host: str) -> list[str]:
-    """The dot-separated parts of a host, one trailing empty part (``a.b.``) dropped."""
-    parts = host.split(".")
-    if parts[-1] == "" and len(parts) > 1:
-        parts.pop()
-    return parts
-
-
-def _ends_in_number(host: str) -> bool:
-    last = _ipv4_parts(host)[-1]
-    return bool(last) and ((last.isascii() and last.isdigit()) or _ipv4_number(last) is not None)
-
-
-def _parse_ipv4(host: str) -> str | None:
-    numbers = [_ipv4_number(part) if part else None for part in _ipv4_parts(host)]
-    if len(numbers) > 4 or any(number is None for number in numbers):
-        return None
-    values = [number for number in numbers if number is not None]
-    if any(value > 255 for value in values[:-1]) or values[-1] >= 256 ** (5 - len(values)):
-        return None
-    address = values[-1] + sum(value * 256 ** (3 - index) for index, value in enumerate(values[:-1]))
-    return ".".join(str((address >> shift) & 0xFF) for shift in (24, 16, 8, 0))
-
-
-def _serialize_ipv6(address: int) -> str:
-    pieces = [(address >> (112 - 16 * index)) & 0xFFFF for index in range(8)]
-    best_start, best_length, start = -1, 1, -1
-    for index in range(9):
-        if index < 8 and pieces[index] == 0:
-            start = index if start < 0 else start
-        elif start >= 0:
-            if index - start > best_length:
-                best_start, best_length = start, index - start
-            start = -1
-    if best_start < 0:
-        return ":".join(f"{piece:x}" for piece in pieces)
-    head = ":".join(f"{piece:x}" for piece in pieces[:best_start])
-    tail = ":".join(f"{piece:x}" for piece in pieces[best_start + best_length :])
-    return f"{head}::{tail}"
-
-
-def _domain_to_ascii(domain: str) -> str | None:
-    """UTS #46 ToASCII as WHATWG uses it, approximated per label: NFKC-lowercased, Punycode when not ASCII."""
-    labels: list[str] = []
-    for label in _IDEOGRAPHIC_STOPS.sub(".", domain).split("."):
-        mapped = label.lower() if label.isascii() else unicodedata.normalize("NFKC", label).lower()
-        if not mapped.isascii():
-            if any(char == "\ufffd" or unicodedata.category(char) in _DISALLOWED for char in mapped):
-                return None
-            mapped = "xn--" + mapped.encode("punycode").decode("ascii")
-        elif mapped.startswith("xn--"):
-            try:
-                if not mapped[4:].encode("ascii").decode("punycode"):
-                    return None
-            except UnicodeError:
-                return None
-        labels.append(mapped)
-    ascii_domain = ".".join(labels)
-    return ascii_domain or None
-
-
-def _parse_host(text: str, *, special: bool) -> str | None:
-    """WHATWG host parsing; ``None`` is failure."""
-    if text.startswith("["):
-        if not text.endswith("]") or "%" in text:
-            return None
-        try:
-            return f"[{_serialize_ipv6(int(ipaddress.IPv6Address(text[1:-1])))}]"
-        except ValueError:
-            return None
-    if not special:
-        if any(char in _FORBIDDEN_HOST for char in text):
-            return None
-        return _C0_CONTROL.sub(_percent_encode, text)
-    domain = unquote_to_bytes(text).decode("utf-8", "replace") if "%" in text else text
-    ascii_domain = _domain_to_ascii(domain)
-    if ascii_domain is None or any(char in _FORBIDDEN_DOMAIN for char in ascii_domain):
-        return None
-    if _ends_in_number(ascii_domain):
-        return _parse_ipv4(ascii_domain)
-    return ascii_domain
 
 
 def _parse_path(text: str, segments: list[str], *, special: bool) -> tuple[str, ...]:
@@ -196,7 +55,7 @@ def _parse_path(text: str, segments: list[str], *, special: bool) -> tuple[str, 
             if last:
                 segments.append("")
         else:
-            segments.append(_PATH_SET.sub(_percent_encode, piece))
+            segments.append(_PATH_SET.sub(percent_encode, piece))
     return tuple(segments)
 
 
@@ -207,8 +66,8 @@ def _split_tail(text: str, *, special: bool) -> tuple[str, str | None, str | Non
     query_set = _SPECIAL_QUERY_SET if special else _QUERY_SET
     return (
         path,
-        query_set.sub(_percent_encode, query) if question else None,
-        _FRAGMENT_SET.sub(_percent_encode, fragment) if hash_sign else None,
+        query_set.sub(percent_encode, query) if question else None,
+        _FRAGMENT_SET.sub(percent_encode, fragment) if hash_sign else None,
     )
 
 
@@ -335,7 +194,7 @@ def _with_authority(scheme: str, authority: str, tail: str, *, special: bool) ->
         return None
     if port is not None and SPECIAL_PORTS.get(scheme) == port:
         port = None
-    host = _parse_host(host_text, special=special) if host_text or special else ""
+    host = parse_host(host_text, special=special) if host_text or special else ""
     if host is None:
         return None
     path_text, query, fragment = _split_tail(tail, special=special)
@@ -345,8 +204,8 @@ def _with_authority(scheme: str, authority: str, tail: str, *, special: bool) ->
         path = _parse_path(path_text[1:], [], special=False) if path_text else ()
     return Url(
         scheme,
-        _USERINFO_SET.sub(_percent_encode, username),
-        _USERINFO_SET.sub(_percent_encode, password),
+        _USERINFO_SET.sub(percent_encode, username),
+        _USERINFO_SET.sub(percent_encode, password),
         host,
         port,
         path,
@@ -420,4 +279,4 @@ def _parse_any(text: str, base: Url | None) -> Url | None:
     path_text, query, fragment = _split_tail(rest, special=False)
     if path_text.startswith("/"):
         return Url(scheme, "", "", None, None, _parse_path(path_text[1:], [], special=False), query, fragment)
-    return Url(scheme, "", "", None, None, _C0_CONTROL.sub(_percent_encode, path_text), query, fragment)
+    return Url(scheme, "", "", None, None, C0_CONTROL.sub(percent_encode, path_text), query, fragment)

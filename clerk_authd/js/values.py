@@ -259,3 +259,14 @@ def _js_number(value: float) -> str:
         mantissa = digits[0] + (f".{digits[1:]}" if len(digits) > 1 else "")
         body = f"{mantissa}e{'+' if point > 0 else '-'}{abs(point - 1)}"
     return ("-" if number < 0 else "") + body
+
+
+def put_defined(out: dict[str, Any], key: str, value: object) -> None:
+    """Set ``key`` unless ``value`` is JS's ``undefined`` (``None`` here), as ``JSON.stringify`` drops it."""
+    if value is not None:
+        out[key] = value
+
+
+def json_list(value: object) -> object:
+    """Tuples (our immutable lists) as JSON lists; everything else unchanged."""
+    return list(value) if isinstance(value, tuple) else value

@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 
 from clerk_authd.recipes.options import NGINX_COOKIE_COPIES, HostPort, RecipeOptions
-from clerk_authd.rules.request import HANDSHAKE
+from clerk_authd.rules.names import HANDSHAKE
 
 FILE_NAME = "ingress.yaml"
 #: the Service of the Kubernetes manifests in deploy/kubernetes

@@ -14,8 +14,7 @@
 from __future__ import annotations
 
 from clerk_authd.recipes.options import NGINX_COOKIE_COPIES, RecipeOptions, display_name
-from clerk_authd.rules.request import HANDSHAKE, HANDSHAKE_NONCE
-from clerk_authd.rules.verdict import IDENTITY_HEADERS
+from clerk_authd.rules.names import HANDSHAKE, HANDSHAKE_NONCE, IDENTITY_HEADERS
 
 FILE_NAME = "nginx.conf"
 

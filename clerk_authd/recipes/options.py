@@ -13,8 +13,8 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from clerk_authd.config import Settings
 from clerk_authd.rules.instance import cookie_suffix
+from clerk_authd.rules.names import IDENTITY_HEADERS
 from clerk_authd.rules.requirements import RequirementError, parse_requirements
-from clerk_authd.rules.verdict import IDENTITY_HEADERS
 
 DEFAULT_LISTEN: Final = "127.0.0.1:8080"
 DEFAULT_UPSTREAM: Final = "http://127.0.0.1:3000"

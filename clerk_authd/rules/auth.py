@@ -19,9 +19,11 @@ from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
+from clerk_authd.js.values import json_list, put_defined
 from clerk_authd.rules.claims import SessionClaims, parse_session_claims, session_identity
 from clerk_authd.rules.has import check_authorization
 from clerk_authd.rules.identity import Identity
+from clerk_authd.rules.machine_auth import MachineAuth
 from clerk_authd.rules.tokentypes import SESSION_TOKEN, MachineTokenType, is_machine_token_type
 
 
@@ -98,17 +100,17 @@ class SignedInAuth:
         """Clerk's object as JSON; ``include_claims`` adds ``sessionClaims`` (the payload)."""
         claims = self.claims
         out: dict[str, Any] = {"tokenType": SESSION_TOKEN}
-        _put_defined(out, "actor", claims.actor)
+        put_defined(out, "actor", claims.actor)
         if include_claims:
             out["sessionClaims"] = dict(claims.raw)
-        _put_defined(out, "sessionId", claims.session_id)
+        put_defined(out, "sessionId", claims.session_id)
         out["sessionStatus"] = claims.session_status
-        _put_defined(out, "userId", claims.user_id)
-        _put_defined(out, "orgId", claims.org_id)
-        _put_defined(out, "orgRole", claims.org_role)
-        _put_defined(out, "orgSlug", claims.org_slug)
-        _put_defined(out, "orgPermissions", _json_list(claims.org_permissions))
-        out["factorVerificationAge"] = _json_list(claims.factor_verification_age)
+        put_defined(out, "userId", claims.user_id)
+        put_defined(out, "orgId", claims.org_id)
+        put_defined(out, "orgRole", claims.org_role)
+        put_defined(out, "orgSlug", claims.org_slug)
+        put_defined(out, "orgPermissions", json_list(claims.org_permissions))
+        out["factorVerificationAge"] = json_list(claims.factor_verification_age)
         out["isAuthenticated"] = True
         return out
 
@@ -161,85 +163,6 @@ class SignedOutAuth:
 
 
 @dataclass(frozen=True, slots=True)
-class MachineAuth:
-    """Clerk's machine auth object for an API key, M2M token or OAuth token (clerk-semantics §18).
-
-    Authenticated, it carries the verified token's ``id``, ``subject`` and ``scopes``, plus ``name`` and
-    ``claims`` (API keys), ``claims`` (M2M tokens) or ``client_id`` (OAuth tokens); ``token`` is the raw token.
-    Unauthenticated (``unauthenticated_machine_auth``), every field is ``None``.
-    """
-
-    token_type: MachineTokenType
-    is_authenticated: bool = True
-    id: str | None = None
-    subject: str | None = None
-    scopes: tuple[str, ...] | None = None
-    name: str | None = None
-    claims: dict[str, Any] | None = None
-    client_id: str | None = None
-    token: str | None = field(default=None, repr=False)
-
-    def __post_init__(self) -> None:
-        if not is_machine_token_type(self.token_type):
-            raise ValueError(f"not a machine token type: {self.token_type!r}")
-        if self.is_authenticated and self.subject is None:
-            raise ValueError("an authenticated machine token has a subject")
-
-    @property
-    def user_id(self) -> str | None:
-        """An API key's subject when it is a user (``user_…``); an OAuth token's subject; else ``None``."""
-        if self.subject is None or self.token_type == "m2m_token":
-            return None
-        if self.token_type == "oauth_token" or self.subject.startswith("user_"):
-            return self.subject
-        return None
-
-    @property
-    def org_id(self) -> str | None:
-        """An API key's subject when it is an organization (``org_…``); else ``None``."""
-        if self.token_type == "api_key" and self.subject is not None and self.subject.startswith("org_"):
-            return self.subject
-        return None
-
-    @property
-    def machine_id(self) -> str | None:
-        """An M2M token's subject; else ``None``."""
-        return self.subject if self.token_type == "m2m_token" else None
-
-    @property
-    def identity(self) -> Identity:
-        """The machine facts as identity strings."""
-        return Identity(
-            user_id=self.user_id or "",
-            org_id=self.org_id or "",
-            token_type=self.token_type,
-            machine_id=self.machine_id or "",
-            client_id=self.client_id or "",
-            scopes=",".join(self.scopes or ()),
-        )
-
-    def has(self, **params: object) -> bool:
-        """Always False: machine tokens carry no roles or permissions for ``has()``."""
-        return False
-
-    def to_json(self, *, include_claims: bool = True) -> dict[str, Any]:
-        """Clerk's object as JSON, keys in the order JS's object spreads produce (``include_claims`` is moot)."""
-        out: dict[str, Any] = {"id": self.id, "subject": self.subject}
-        if not self.is_authenticated:
-            out["scopes"] = None  # the unauthenticated base object lists scopes before isAuthenticated
-        out["isAuthenticated"] = self.is_authenticated
-        out["tokenType"] = self.token_type
-        scopes = _json_list(self.scopes)
-        if self.token_type == "api_key":
-            out.update(name=self.name, claims=self.claims, scopes=scopes, userId=self.user_id, orgId=self.org_id)
-        elif self.token_type == "m2m_token":
-            out.update(claims=self.claims, scopes=scopes, machineId=self.machine_id)
-        else:
-            out.update(scopes=scopes, userId=self.user_id, clientId=self.client_id)
-        return out
-
-
-@dataclass(frozen=True, slots=True)
 class InvalidTokenAuth:
     """Clerk's ``invalidTokenAuthObject``: the token's type was not in the accepted list."""
 
@@ -262,17 +185,6 @@ class InvalidTokenAuth:
 
 
 Auth = SignedInAuth | SignedOutAuth | MachineAuth | InvalidTokenAuth
-
-
-def _put_defined(out: dict[str, Any], key: str, value: object) -> None:
-    """Set ``key`` unless ``value`` is JS's ``undefined`` (``None`` here), as ``JSON.stringify`` drops it."""
-    if value is not None:
-        out[key] = value
-
-
-def _json_list(value: object) -> object:
-    """Tuples (our immutable lists) as JSON lists; everything else unchanged."""
-    return list(value) if isinstance(value, tuple) else value
 
 
 def signed_in_auth(payload: dict[str, Any], token: str) -> SignedInAuth:

@@ -19,7 +19,7 @@ import orjson
 from clerk_authd.js.values import js_less_than, js_number, js_parse_int, js_to_number, js_truthy
 from clerk_authd.rules.instance import Instance, strip_scheme
 from clerk_authd.rules.jwt import MAX_TOKEN_LENGTH, b64url_decode
-from clerk_authd.rules.request import (
+from clerk_authd.rules.names import (
     CLIENT_UAT_COOKIE,
     DEV_BROWSER,
     HANDSHAKE,
@@ -27,9 +27,8 @@ from clerk_authd.rules.request import (
     REDIRECT_COUNT_COOKIE,
     REFRESH_COOKIE,
     SESSION_COOKIE,
-    RequestView,
-    parse_authorization,
 )
+from clerk_authd.rules.request import RequestView
 
 
 def peek_payload(token: str) -> dict[str, Any] | None:
@@ -136,3 +135,14 @@ class Carriers:
             handshake_nonce=view.query.get(HANDSHAKE_NONCE) or cookies.get(HANDSHAKE_NONCE) or None,
             redirect_count=0.0 if math.isnan(redirect_count) else redirect_count + 0.0,
         )
+
+
+def parse_authorization(value: str | None) -> str | None:
+    """§1.3: ``split(' ', 2)``; a lone word is the token, ``Bearer <t>`` (case-sensitive) gives ``t``, else none."""
+    if not value:
+        return None
+    pieces = value.split(" ")
+    scheme, token = pieces[0], pieces[1] if len(pieces) > 1 else ""
+    if not token:
+        return scheme
+    return token if scheme == "Bearer" else None

@@ -85,12 +85,14 @@ class PemKey:
 
     def __init__(self, pem_text: str) -> None:
         if not pem_text.strip():
-            raise TokenVerificationError(Reason.JWK_LOCAL_MISSING, "Missing local JWK.", Action.SET_CLERK_JWT_KEY)
+            raise TokenVerificationError(
+                Reason.JWK_LOCAL_MISSING, "Missing local JWK.", Action.SET_CLERK_JWT_KEY, check="key"
+            )
         try:
             public_key = load_rsa_public_key(pem_text)
         except PemKeyError as exc:
             raise TokenVerificationError(
-                Reason.JWK_LOCAL_MISSING, f"Invalid local JWK: {exc}.", Action.SET_CLERK_JWT_KEY
+                Reason.JWK_LOCAL_MISSING, f"Invalid local JWK: {exc}.", Action.SET_CLERK_JWT_KEY, check="key"
             ) from exc
         self._key = VerificationKey(kid=None, key=RSAKey.import_key(public_key))
 

@@ -25,7 +25,8 @@ from collections.abc import Iterable
 from enum import Enum
 from typing import Final
 
-from clerk_authd.rules.request import HANDSHAKE, HANDSHAKE_NONCE, RequestView, original_request
+from clerk_authd.rules.names import HANDSHAKE, HANDSHAKE_NONCE
+from clerk_authd.rules.request import RequestView, original_request
 from clerk_authd.rules.requirements import REQUIREMENT_NAMES, Requirements, parse_requirements
 
 

@@ -4,164 +4,28 @@ Clerk runs on Node and the Fetch API, so every fact it takes from a request pass
 semantics that Python's standard library does not share. This module reproduces the parts that decide outcomes,
 and never raises on hostile input, falling back where Clerk falls back:
 
-- headers as Node combines repeated ones and Fetch trims them; an empty value counts as absent (§1.2);
-- cookies as npm ``cookie`` 1.1.1 parses them: first occurrence wins, quotes kept, percent-decoding only when it
-  succeeds (§1.4); the ``Authorization`` value as Clerk splits it (§1.3); the names of Clerk's cookies;
-- the URL (``clerkUrl``, parsed by ``url.py``), rebuilt from ``x-forwarded-host`` / ``x-forwarded-proto`` as
+- headers as Node combines repeated ones and Fetch trims them; an empty value counts as absent (§1.2;
+  ``js.headers``);
+- cookies as npm ``cookie`` 1.1.1 parses them (§1.4; ``js.cookies``);
+- the URL (``clerkUrl``, parsed by ``js.url``), rebuilt from ``x-forwarded-host`` / ``x-forwarded-proto`` as
   ``deriveUrlFromHeaders`` does (§1.1), and, for the proxy endpoints, from ``X-Original-URL`` and friends
   (api.md §2); the query as ``URLSearchParams`` parses it.
 
-Which of the request's tokens Clerk then uses is ``carriers.py``'s business.
+Which of the request's tokens Clerk then uses (the ``Authorization`` value as Clerk splits it, §1.3; the
+session cookie) is ``carriers``' business.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from types import MappingProxyType
-from typing import Final, NamedTuple, TypeVar, overload
+from typing import Final, NamedTuple
 
+from clerk_authd.js.cookies import parse_cookies
+from clerk_authd.js.headers import Headers, combine_headers
 from clerk_authd.js.url import Url, parse_url
-
-# --- headers and cookies -------------------------------------------------------------------------------
-
-#: Headers Node keeps only the first of when repeated (``IncomingMessage`` ``matchKnownFields``).
-_FIRST_WINS: Final = frozenset(
-    {
-        "age", "authorization", "content-length", "content-type", "etag", "expires", "from", "host",
-        "if-modified-since", "if-unmodified-since", "last-modified", "location", "max-forwards",
-        "proxy-authorization", "referer", "retry-after", "server", "user-agent",
-    }
-)  # fmt: skip
-_HTTP_WHITESPACE: Final = "\t\n\r "
-T = TypeVar("T")
-_ESCAPE_RUN = re.compile(r"(?:%[0-9A-Fa-f]{2})+")
-_BAD_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
-
-
-def combine_headers(pairs: Iterable[tuple[str, str]]) -> dict[str, str]:
-    """Repeated headers as Node joins them (``cookie`` with ``; ``, most with ``, ``), Fetch-trimmed.
-
-    Empty values are kept here: ``x-forwarded-host: ""`` means "present but empty" to the URL rules.
-    """
-    combined: dict[str, str] = {}
-    joined = False
-    for raw_name, raw_value in pairs:
-        name = raw_name.strip(_HTTP_WHITESPACE).lower()
-        value = raw_value.strip(_HTTP_WHITESPACE)
-        if name not in combined:
-            combined[name] = value
-        elif name == "cookie":
-            combined[name] += "; " + value
-            joined = True
-        elif name not in _FIRST_WINS:
-            combined[name] += ", " + value
-            joined = True
-    if not joined:  # every value is trimmed already; only a join with an empty value can leave an edge
-        return combined
-    return {name: value.strip(_HTTP_WHITESPACE) for name, value in combined.items()}
-
-
-class Headers(Mapping[str, str]):
-    """Request headers by case-insensitive name; a header with an empty value is absent (Clerk's ``getHeader``)."""
-
-    __slots__ = ("_values",)
-
-    def __init__(self, combined: Mapping[str, str]) -> None:
-        self._values = {name.lower(): value for name, value in combined.items() if value}
-
-    def __getitem__(self, name: str) -> str:
-        return self._values[name.lower()]
-
-    def __contains__(self, name: object) -> bool:
-        return isinstance(name, str) and name.lower() in self._values
-
-    @overload
-    def get(self, name: str, /) -> str | None: ...
-    @overload
-    def get(self, name: str, /, default: str | T) -> str | T: ...
-    def get(self, name: str, /, default: object = None) -> object:
-        """The value of ``name`` (any case), else ``default``: one dict lookup, read on every request."""
-        return self._values.get(name.lower(), default)
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._values)
-
-    def __len__(self) -> int:
-        return len(self._values)
-
-    def __repr__(self) -> str:
-        return f"Headers({sorted(self._values)})"  # names only: values carry tokens
-
-
-def _strict_uri_decode(text: str) -> str | None:
-    """JS ``decodeURIComponent``; ``None`` where it throws (a bad escape or bytes that are not UTF-8)."""
-    if _BAD_ESCAPE.search(text):
-        return None
-    try:
-        return _ESCAPE_RUN.sub(_decode_escapes, text)
-    except UnicodeDecodeError:
-        return None
-
-
-def _decode_escapes(run: re.Match[str]) -> str:
-    """One run of ``%XX`` escapes decoded as UTF-8; a run that splits or breaks a character fails, as JS throws."""
-    return bytes.fromhex(run.group().replace("%", "")).decode("utf-8")
-
-
-def parse_cookies(header: str) -> dict[str, str]:
-    """npm ``cookie`` 1.1.1 ``parse``: ``;`` pairs, first ``=``, space/tab trimmed, quotes kept, first name wins.
-
-    A value is percent-decoded only when it contains ``%`` and decodes cleanly; otherwise it stays raw.
-    """
-    cookies: dict[str, str] = {}
-    length = len(header)
-    if length < 2:
-        return cookies
-    index = 0
-    while index < length:
-        equals = header.find("=", index)
-        if equals < 0:
-            break
-        semicolon = header.find(";", index)
-        end = length if semicolon < 0 else semicolon
-        if equals > end:
-            index = header.rfind(";", 0, equals) + 1
-            continue
-        name = header[index:equals].strip(" \t")
-        if name not in cookies:
-            value = header[equals + 1 : end].strip(" \t")
-            decoded = _strict_uri_decode(value) if "%" in value else None
-            cookies[name] = value if decoded is None else decoded
-        index = end + 1
-    return cookies
-
-
-# --- Clerk's names and the Authorization header --------------------------------------------------------
-
-SESSION_COOKIE: Final = "__session"
-REFRESH_COOKIE: Final = "__refresh"
-CLIENT_UAT_COOKIE: Final = "__client_uat"
-DEV_BROWSER: Final = "__clerk_db_jwt"
-HANDSHAKE: Final = "__clerk_handshake"
-HANDSHAKE_NONCE: Final = "__clerk_handshake_nonce"
-REDIRECT_COUNT_COOKIE: Final = "__clerk_redirect_count"
-
-
-def parse_authorization(value: str | None) -> str | None:
-    """§1.3: ``split(' ', 2)``; a lone word is the token, ``Bearer <t>`` (case-sensitive) gives ``t``, else none."""
-    if not value:
-        return None
-    pieces = value.split(" ")
-    scheme, token = pieces[0], pieces[1] if len(pieces) > 1 else ""
-    if not token:
-        return scheme
-    return token if scheme == "Bearer" else None
-
-
-# --- the request view ----------------------------------------------------------------------------------
 
 _FETCH_METHODS: Final = frozenset({"DELETE", "GET", "HEAD", "OPTIONS", "POST", "PUT"})
 #: Express builds its Request on this origin when the request target is not absolute (clerk-semantics §1.1).

@@ -14,17 +14,13 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
+from clerk_authd.rules.has import REVERIFICATION_LEVELS, REVERIFICATION_PRESETS
+from clerk_authd.rules.names import CLERK_PARAM_PREFIX, LEGACY_DEV_SESSION
 from clerk_authd.rules.state import header_value
-
-# config owns the one parser of the CLERK_AUTHD_ACCEPTS_TOKEN syntax; it is private there (reported upstream)
 from clerk_authd.rules.tokentypes import parse_accepts_token
 
 #: has() dimensions a query may ask for; each may repeat
 REQUIREMENT_NAMES = ("permission", "role", "feature", "plan", "reverification")
-#: Clerk's reverification presets (clerk-semantics §17)
-REVERIFICATION_PRESETS = frozenset({"strict_mfa", "strict", "moderate", "lax"})
-#: levels of the ``<level>:<minutes>`` form
-REVERIFICATION_LEVELS = frozenset({"first_factor", "second_factor", "multi_factor"})
 #: billing scopes has() understands before a ``:`` (``o:teams``, ``user:pro``)
 _BILLING_SCOPES = frozenset({"o", "org", "organization", "u", "user"})
 
@@ -80,7 +76,7 @@ NO_REQUIREMENTS = Requirements()
 def is_clerk_parameter(name: str) -> bool:
     """One of Clerk's own query parameters (``__clerk_handshake``, ``__clerk_db_jwt``, ``__clerk_synced``, ...,
     ``__dev_session``): on a URL Clerk also reads they are Clerk's input, never a requirement."""
-    return name.startswith("__clerk_") or name == "__dev_session"
+    return name.startswith(CLERK_PARAM_PREFIX) or name == LEGACY_DEV_SESSION
 
 
 def parse_requirements(pairs: Iterable[tuple[str, str]]) -> Requirements:

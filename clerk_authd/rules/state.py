@@ -27,13 +27,11 @@ from clerk_authd.rules.auth import (
 )
 from clerk_authd.rules.cached_verdict import CachedVerdict
 from clerk_authd.rules.identity import Header
+from clerk_authd.rules.names import AUTH_MESSAGE_HEADER, AUTH_REASON_HEADER, AUTH_STATUS_HEADER
 from clerk_authd.rules.tokentypes import SESSION_TOKEN, TokenType, is_machine_token_type
 
 AuthStatus = Literal["signed-in", "signed-out", "handshake"]
 
-AUTH_STATUS_HEADER: Final = "x-clerk-auth-status"
-AUTH_REASON_HEADER: Final = "x-clerk-auth-reason"
-AUTH_MESSAGE_HEADER: Final = "x-clerk-auth-message"
 _HTTP_WHITESPACE: Final = "\t\n\r "
 
 

@@ -54,6 +54,11 @@ def accepts_option(accepts: tuple[str, ...]) -> AcceptsToken:
     return accepts[0] if len(accepts) == 1 else accepts
 
 
+def is_token_type_accepted(token_type: str, accepts: AcceptsToken) -> bool:
+    """Clerk's ``isTokenTypeAccepted``."""
+    return accepts == "any" or (token_type in accepts if isinstance(accepts, tuple) else token_type == accepts)
+
+
 def is_oauth_jwt(token: str) -> bool:
     """A JWT whose header ``typ`` is ``at+jwt`` or ``application/at+jwt``."""
     if not looks_like_jwt(token):

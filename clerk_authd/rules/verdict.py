@@ -12,29 +12,13 @@ from typing import Final, Literal
 from clerk_authd.errors import KEYS_UNAVAILABLE_REASONS
 from clerk_authd.reasons import REQUIREMENT_NOT_MET, SESSION_PENDING
 from clerk_authd.rules.auth import Auth, SignedOutAuth
+from clerk_authd.rules.carriers import parse_authorization
 from clerk_authd.rules.identity import Header, Identity
-from clerk_authd.rules.request import RequestView, parse_authorization
+from clerk_authd.rules.names import IDENTITY_HEADERS
+from clerk_authd.rules.request import RequestView
 from clerk_authd.rules.requirements import Requirement
 from clerk_authd.rules.state import RequestState, header_value
 
-#: The identity headers of api.md §3, status/reason/message first, then ``Identity``'s fields in order.
-IDENTITY_HEADERS: Final = (
-    "x-clerk-auth-status",
-    "x-clerk-auth-reason",
-    "x-clerk-auth-message",
-    "x-clerk-user-id",
-    "x-clerk-session-id",
-    "x-clerk-session-status",
-    "x-clerk-org-id",
-    "x-clerk-org-slug",
-    "x-clerk-org-role",
-    "x-clerk-org-permissions",
-    "x-clerk-actor-id",
-    "x-clerk-token-type",
-    "x-clerk-machine-id",
-    "x-clerk-client-id",
-    "x-clerk-scopes",
-)
 _SUMMARY_HEADERS: Final = IDENTITY_HEADERS[:3]
 _AUTH_HEADERS: Final = IDENTITY_HEADERS[3:]
 _EMPTY_PAIRS: Final = {name: (name, "") for name in _AUTH_HEADERS}

@@ -9,8 +9,8 @@
                                         call gets 401 JSON; requirements (permission=, role=, ...) give 403
 
 This module is the public surface only. Options are Clerk's Express option names in snake_case
-(``express_options``); each worker decides with its own ``ClerkRuntime`` (``runtime``, installed by
-``sanic_runtime``); a denial is answered as the service's ``/forward-auth`` answers it (``service.answers``).
+(``express_options``); each worker decides with its own ``ClerkRuntime`` (``clerk.runtime``, installed by
+``install``); a denial is answered as the service's ``/forward-auth`` answers it (``answers.AnswerPolicy``).
 """
 
 from __future__ import annotations
@@ -63,6 +63,9 @@ def clerk_middleware(
     ``settings`` whole. Like Clerk, every token type is accepted here (``acceptsToken: 'any'``); ``get_auth``
     filters. Signed-out answers carry Clerk's ``x-clerk-auth-*`` headers; a state with a ``Location`` (a
     handshake, or a development instance's clean URL) is answered 307 before the handler runs.
+
+    Handlers reach the Backend API as ``request.app.ctx.clerk_client`` (Express's ``clerkClient``): the
+    ``clerk_client`` passed here, which its owner opens and closes, or else one the middleware opens per worker.
     """
     if settings is not None and options:
         raise TypeError("pass either settings or Clerk options to clerk_middleware, not both")

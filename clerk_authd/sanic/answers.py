@@ -25,21 +25,16 @@ import orjson
 from sanic.compat import Header
 from sanic.response import HTTPResponse
 
-from clerk_authd.clerk.handshake import is_eligible
 from clerk_authd.config import Settings
 from clerk_authd.rules.auth import SignedInAuth
-from clerk_authd.rules.verdict import IDENTITY_HEADERS, Verdict
+from clerk_authd.rules.handshake import is_eligible
+from clerk_authd.rules.names import HANDSHAKE_PARAMS, IDENTITY_HEADERS, REDIRECT_TO_HEADER, SET_COOKIE_COPY_PREFIX
+from clerk_authd.rules.verdict import Verdict
 
-REDIRECT_TO_HEADER: Final = "x-clerk-redirect-to"
-#: ``/verify`` repeats its n-th ``Set-Cookie`` in ``x-clerk-set-cookie-<n>`` (from 1): nginx's
-#: ``$upstream_http_set_cookie`` holds only the first of several, and a refresh or a handshake may set more
-SET_COOKIE_COPY_PREFIX: Final = "x-clerk-set-cookie-"
 NO_STORE: Final = "no-store"
 _INVALID_TOKEN_CHALLENGE: Final = 'Bearer error="invalid_token"'
 _JSON: Final = "application/json"
 _TEXT: Final = "text/plain; charset=utf-8"
-#: the query parameters a completed handshake removes from the URL (clerk-semantics §9, step 2)
-HANDSHAKE_PARAMS: Final = ("__clerk_handshake", "__clerk_help", "__clerk_db_jwt", "__clerk_handshake_nonce")
 
 
 def sign_in_location(sign_in_url: str, return_param: str, original_url: str) -> str:

@@ -21,6 +21,8 @@ AnyApp = Sanic[Any, Any]
 #: where the runtime and the answer policy live on ``app.ctx``
 _RUNTIME_ATTR: Final = "clerk_runtime"
 _ANSWERS_ATTR: Final = "clerk_answers"
+#: where handlers find the Backend API client, as Express apps use ``clerkClient``
+CLIENT_ATTR: Final = "clerk_client"
 MSG_MIDDLEWARE_REQUIRED: Final = 'Clerk: The "clerk_middleware" should be registered before using "{name}".'
 
 
@@ -37,13 +39,15 @@ def install_runtime(
     close_deadline_s: float = 5.0,
 ) -> None:
     """Give every worker of ``app`` its own ``ClerkRuntime``, opened before serving and closed after, and the
-    ``AnswerPolicy`` of ``settings``."""
+    ``AnswerPolicy`` of ``settings``. The runtime's Backend API client (``clerk_client`` when given, else its
+    own; ``None`` without a secret key) is ``app.ctx.clerk_client``, the one the verifier uses."""
     setattr(app.ctx, _ANSWERS_ATTR, AnswerPolicy.from_settings(settings))
 
     async def open_runtime(app: AnyApp) -> None:
         runtime = ClerkRuntime(settings, clerk_client=clerk_client, on_jwks_fetch=on_jwks_fetch)
         await runtime.open()
         setattr(app.ctx, _RUNTIME_ATTR, runtime)
+        setattr(app.ctx, CLIENT_ATTR, runtime.client)
 
     async def close_runtime(app: AnyApp) -> None:
         runtime = getattr(app.ctx, _RUNTIME_ATTR, None)

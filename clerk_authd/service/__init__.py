@@ -1,6 +1,5 @@
-"""The clerk_authd service: decision endpoints for proxies and services, on the runtime the Sanic SDK shares.
+"""The service ring: the decision endpoints for proxies and services, their operations, logs and metrics.
 
-``app.create_app(settings)`` builds it; ``clerk-authd serve`` runs it. Nothing is imported here, so the
-runtime (``clerk_authd.clerk.runtime``) and the Sanic SDK can use ``service.answers`` without pulling in the whole
-service.
+``app.create_app(settings)`` builds the Sanic app; ``clerk-authd serve`` runs it. Each route builds the request
+view, asks the worker's ``ClerkRuntime`` for a verdict and answers it with ``sanic.answers.AnswerPolicy``.
 """

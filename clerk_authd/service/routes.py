@@ -15,6 +15,7 @@ import orjson
 from sanic import Request, Sanic
 from sanic.response import HTTPResponse
 
+from clerk_authd.rules.names import HANDSHAKE
 from clerk_authd.rules.proxied import (
     Family,
     carries_handshake,
@@ -23,7 +24,7 @@ from clerk_authd.rules.proxied import (
     original_query,
     trusted_headers,
 )
-from clerk_authd.rules.request import HANDSHAKE, RequestView
+from clerk_authd.rules.request import RequestView
 from clerk_authd.rules.requirements import (
     NO_REQUIREMENTS,
     REQUIREMENT_NAMES,

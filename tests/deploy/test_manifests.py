@@ -20,7 +20,7 @@ from sanic import Sanic
 from clerk_authd.cli import build_parser
 from clerk_authd.config import load_settings
 from clerk_authd.recipes.options import display_name
-from clerk_authd.rules.verdict import IDENTITY_HEADERS
+from clerk_authd.rules.names import IDENTITY_HEADERS
 from clerk_authd.service.ops import register_ops
 from clerk_authd.service.routes import register_routes
 

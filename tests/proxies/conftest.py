@@ -1,5 +1,5 @@
 """Real nginx, Caddy and HAProxy on loopback, run from ``proxy-config``'s own output, in front of an echo upstream
-and a real clerk-authd against FakeClerk.
+and a real clerk-authd against FakeClerk (``tests.servers``' ``service``: a production instance with a sign-in URL).
 
 Each proxy runs in the test's own directory (its pid, logs, temp files; Caddy's ``HOME``/``XDG_*`` too, so it
 writes nothing outside), on ports the kernel picked. A missing binary skips the test outside CI and fails it in
@@ -9,7 +9,6 @@ CI (``CI=true``), where ``.ci/run`` installs all three.
 from __future__ import annotations
 
 import asyncio
-import itertools
 import os
 import shutil
 import socket
@@ -23,23 +22,10 @@ import aiohttp
 import pytest
 from aiohttp import web
 from multidict import CIMultiDict
-from sanic import Sanic
 
 from clerk_authd.config import load_settings
 from clerk_authd.recipes import options_from_settings, render
-from clerk_authd.service.app import create_app
-from clerk_authd.testing.fake_clerk import FakeClerk
-from tests.service import conftest as service_fixtures
-from tests.service.conftest import SIGN_IN_URL, Answer, Running
-
-# the service suite's fixtures, registered here too: a real clerk-authd against FakeClerk
-fake_variables = service_fixtures.fake_variables
-live_clerk = service_fixtures.live_clerk
-restore_logging = service_fixtures.restore_logging
-serve_app = service_fixtures.serve_app
-#: this directory's own app names: pytest may load the service suite's conftest a second time, with a second
-#: name counter, and Sanic refuses two apps of one name in a process
-_app_names = itertools.count()
+from tests.servers import Answer, Running
 
 PROXIES = ("nginx", "caddy", "haproxy")
 BINARIES = {"nginx": "nginx", "caddy": "caddy", "haproxy": "haproxy"}
@@ -245,17 +231,6 @@ async def start_proxy(tmp_path: Path) -> AsyncIterator[StartProxy]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
-
-
-@pytest.fixture
-async def service(
-    serve_app: Callable[[Sanic[Any, Any]], Awaitable[Running]],
-    fake_variables: Callable[[FakeClerk], dict[str, str]],
-    live_clerk: FakeClerk,
-) -> Running:
-    """clerk-authd for a production instance (page loads without a session hand-shake) with a sign-in URL."""
-    settings = load_settings({**fake_variables(live_clerk), "CLERK_SIGN_IN_URL": SIGN_IN_URL})
-    return await serve_app(create_app(settings, name=f"clerk_authd_proxied_{next(_app_names)}"))
 
 
 @pytest.fixture(params=PROXIES)

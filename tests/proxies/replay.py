@@ -30,7 +30,7 @@ from urllib.parse import quote, urlsplit
 
 import yaml
 
-from tests.service.conftest import Answer, Running
+from tests.servers import Answer, Running
 
 Headers = list[tuple[str, str]]
 HOP_BY_HOP = frozenset({"connection", "keep-alive", "te", "trailer", "transfer-encoding", "upgrade", "content-length"})

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import aiohttp
 
+from tests.cli.test_cli import HTTP_TIMEOUT, run_cli, serving
 from tests.proxies.conftest import free_port, proxy_command, require_binary, spawn, wait_listening
-from tests.service.test_service_cli import HTTP_TIMEOUT, run_cli, serving
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -12,10 +12,11 @@ from urllib.parse import quote
 import aiohttp
 import pytest
 
-from clerk_authd.rules.verdict import IDENTITY_HEADERS
+from clerk_authd.rules.names import IDENTITY_HEADERS
 from clerk_authd.testing.fake_clerk import FakeClerk
-from tests.proxies.conftest import SIGN_IN_URL, Proxy, Running, StartProxy, Upstream, free_port
-from tests.service.test_service_endpoints import member_token
+from tests.proxies.conftest import Proxy, StartProxy, Upstream, free_port
+from tests.servers import SIGN_IN_URL, Running
+from tests.service.test_endpoints import member_token
 
 PAGE_LOAD = {"Sec-Fetch-Dest": "document", "Accept": "text/html"}
 API_KEY = "ak_proxy_test_key"

@@ -11,12 +11,12 @@ import pytest
 
 from clerk_authd.config import load_settings
 from clerk_authd.recipes import RecipeError, options_from_settings, render
-from clerk_authd.rules.verdict import IDENTITY_HEADERS
+from clerk_authd.rules.names import IDENTITY_HEADERS
 from clerk_authd.testing.fake_clerk import FakeClerk
-from tests.proxies.conftest import SIGN_IN_URL, Running
 from tests.proxies.replay import ORIGIN, Envoy, IngressNginx, Outcome, Traefik
 from tests.proxies.test_real_proxies import MEMBER, PAGE_LOAD, forged_identity
-from tests.service.test_service_endpoints import member_token
+from tests.servers import SIGN_IN_URL, Running
+from tests.service.test_endpoints import member_token
 
 Replayer = Traefik | Envoy | IngressNginx
 FAMILIES = ("traefik", "envoy", "ingress-nginx")

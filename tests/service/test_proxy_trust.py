@@ -15,8 +15,8 @@ from urllib.parse import quote
 import pytest
 
 from clerk_authd.testing.fake_clerk import FakeClerk
-from tests.service.conftest import SIGN_IN_URL, Running, assert_identity_headers, bearer
-from tests.service.test_service_endpoints import member_token
+from tests.servers import SIGN_IN_URL, Running, assert_identity_headers, bearer
+from tests.service.test_endpoints import member_token
 
 StartService = Callable[..., Awaitable[Running]]
 PAGE_LOAD = {"Sec-Fetch-Dest": "document", "Accept": "text/html"}

@@ -1,0 +1,62 @@
+"""The cached verify, the hot path's one home: a verified session token's verdict, from the cache or verified.
+
+A verified session token is cached (``cache.VerifiedTokenCache``) until its ``exp`` plus the clock skew, keyed by
+a digest of the token: a hit skips decoding and signature checks. Only tokens that passed the type guards are
+cached, so a hit may skip them too; expired tokens miss and take the full path.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import sys
+from collections.abc import Callable
+
+from clerk_authd.clerk.cache import VerifiedTokenCache
+from clerk_authd.clerk.tokens import VerifyOptions, clock_skew_ms, verify_session_token
+from clerk_authd.rules.auth import signed_in_auth
+from clerk_authd.rules.cached_verdict import CachedVerdict, header_kid
+from clerk_authd.rules.claims import compact_payload
+
+log = logging.getLogger(__name__)
+
+
+class SessionVerifier:
+    """Verifies session tokens with one set of ``verifyToken`` options, through the verified-token cache."""
+
+    def __init__(
+        self, verify_options: VerifyOptions, cache: VerifiedTokenCache[CachedVerdict] | None, clock: Callable[[], float]
+    ) -> None:
+        self._verify_options = verify_options
+        self._cache = cache
+        self.clock = clock
+        self._skew_s = clock_skew_ms(verify_options.clock_skew_ms) / 1000
+        #: ``RequestState.cache_hit`` for a session token the cache was asked about and did not know
+        self.missed: bool | None = False if cache is not None else None
+
+    @property
+    def caches(self) -> bool:
+        """Whether a verified token is kept (``CLERK_AUTHD_CACHE_SIZE`` > 0)."""
+        return self._cache is not None
+
+    def cached(self, token: str, now: float) -> CachedVerdict | None:
+        if self._cache is None:
+            return None
+        verdict = self._cache.get(token, now)
+        return verdict if verdict is not None and now >= verdict.valid_from else None
+
+    async def verify(self, token: str) -> CachedVerdict:
+        """``verifyToken`` plus the signed-in object (which can still refuse a malformed ``fea``), cached."""
+        verified = await verify_session_token(token, self._verify_options)
+        payload = verified.payload if self._cache is None else compact_payload(verified.payload)
+        starts = [math.trunc(payload[name]) for name in ("nbf", "iat") if name in payload]
+        key_kid = sys.intern(verified.kid) if verified.kid is not None else None
+        verdict = CachedVerdict(
+            claims=signed_in_auth(payload, token).claims,
+            valid_from=math.ceil(max(starts) * 1000 - self._skew_s * 1000) / 1000 if starts else -math.inf,
+            kid=key_kid if key_kid is not None else header_kid(token),
+        )
+        if self._cache is not None:
+            expires_at = math.trunc(payload["exp"]) + self._skew_s
+            self._cache.put(token, verdict, kid=key_kid, expires_at=expires_at, now=self.clock())
+        return verdict

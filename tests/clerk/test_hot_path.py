@@ -1,0 +1,318 @@
+"""The hot path's properties (design.md): what a repeated request reuses, what a cache hit never does, what a
+cached verdict keeps. Each test checks a property (calls made, objects shared, sizes bounded), never a time.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import sys
+from collections.abc import Callable, Coroutine, Iterator
+from typing import Any
+
+import orjson
+import pytest
+
+from clerk_authd.clerk.authenticate import Authenticator
+from clerk_authd.clerk.cache import VerifiedTokenCache
+from clerk_authd.clerk.keystore import KeyStore
+from clerk_authd.clerk.options import AuthenticateOptions
+from clerk_authd.clerk.tokens import rs256_signature_is_valid, verify_session_token
+from clerk_authd.js.cookies import parse_cookies
+from clerk_authd.rules import claims as claims_module
+from clerk_authd.rules import request as request_module
+from clerk_authd.rules.auth import SignedInAuth
+from clerk_authd.rules.cached_verdict import CachedVerdict
+from clerk_authd.rules.carriers import Carriers, peek_payload
+from clerk_authd.rules.claims import PERMISSION_MEMO_SIZE, parse_session_claims
+from clerk_authd.rules.jwt import decode_jwt
+from clerk_authd.rules.request import URL_MEMO_MAX_INPUT, URL_MEMO_SIZE, RequestView, original_request
+from clerk_authd.rules.state import RequestState
+from clerk_authd.testing.mint import TokenMint, encode_v2_permissions
+from tests.conftest import FROZEN_NOW
+from tests.support import AZP, PK_LIVE, JwksResolver, claims, mock_jwks
+
+#: what nginx's ``auth_request`` sends along with the client's request (loadtests' gateway scenarios)
+GATEWAY = {
+    "host": "127.0.0.1:8787",
+    "x-forwarded-method": "GET",
+    "x-forwarded-proto": "https",
+    "x-forwarded-host": "app.example.test",
+    "x-forwarded-uri": "/dashboard?tab=1",
+}
+OWN_URL = "http://127.0.0.1:8787/verify"
+
+
+def gateway(**changes: str | None) -> RequestView:
+    """``original_request`` for the gateway's ``/verify`` call, some headers changed (``_`` is ``-``) or, when
+    ``None``, left out."""
+    headers = {**GATEWAY, **{name.replace("_", "-"): value for name, value in changes.items()}}
+    return original_request("GET", OWN_URL, [(name, value) for name, value in headers.items() if value is not None])
+
+
+# --- the request view ------------------------------------------------------------------------------------
+
+
+def test_a_repeated_request_reuses_the_resolved_url() -> None:
+    """The same URL and forwarded headers resolve once: later requests share the parsed URL and its query."""
+    first, second = gateway(), gateway()
+    assert first.url == "https://app.example.test/dashboard?tab=1"
+    assert second.parsed_url is first.parsed_url
+    assert second.query is first.query
+
+
+def test_the_shared_query_cannot_be_changed_by_one_request() -> None:
+    """The query mapping a memoized URL shares is read-only."""
+    view = gateway()
+    with pytest.raises(TypeError):
+        view.query["tab"] = "2"  # type: ignore[index]  # the point: the mapping refuses writes
+
+
+@pytest.mark.parametrize(
+    ("changes", "url"),
+    [
+        ({"host": "app.test", "x_forwarded_host": None, "x_forwarded_uri": None}, "https://app.test/verify"),
+        ({"x_forwarded_host": "other.example.test"}, "https://other.example.test/dashboard?tab=1"),
+        ({"x_forwarded_proto": "http"}, "http://app.example.test/dashboard?tab=1"),
+        ({"x_forwarded_uri": "/settings"}, "https://app.example.test/settings"),
+        ({"x_forwarded_uri": "", "x_original_uri": "/billing"}, "https://app.example.test/billing"),
+        ({"x_original_url": "https://elsewhere.test/x"}, "https://elsewhere.test/x"),
+    ],
+)
+def test_every_header_the_url_depends_on_tells_memoized_urls_apart(changes: dict[str, str | None], url: str) -> None:
+    """A request that differs from a remembered one in any header the URL depends on gets its own URL."""
+    gateway()
+    assert gateway(**changes).url == url
+
+
+def test_the_own_url_of_a_request_is_remembered_too() -> None:
+    """``RequestView.build`` (``/auth``, ``/has``, the SDK) shares resolved URLs the same way."""
+    headers = [("host", "api.example.test"), ("x-forwarded-proto", "https")]
+    first = RequestView.build("GET", "http://127.0.0.1:8787/auth?accepts=any", headers)
+    second = RequestView.build("GET", "http://127.0.0.1:8787/auth?accepts=any", headers)
+    assert first.url == "https://api.example.test/auth?accepts=any"
+    assert second.parsed_url is first.parsed_url
+
+
+def test_the_url_memo_is_bounded() -> None:
+    """However many distinct URLs clients send, the memo keeps at most ``URL_MEMO_SIZE`` of them."""
+    for index in range(URL_MEMO_SIZE + 50):
+        assert gateway(x_forwarded_uri=f"/page/{index}").url == f"https://app.example.test/page/{index}"
+    assert request_module._original_memo.cache_info().currsize == URL_MEMO_SIZE
+
+
+def test_a_long_url_is_resolved_without_the_memo() -> None:
+    """Inputs longer than ``URL_MEMO_MAX_INPUT`` are resolved each time and never remembered."""
+    long_path = "/" + "a" * URL_MEMO_MAX_INPUT
+    before = request_module._original_memo.cache_info()
+    first, second = gateway(x_forwarded_uri=long_path), gateway(x_forwarded_uri=long_path)
+    assert first.url == second.url == "https://app.example.test" + long_path
+    assert second.parsed_url is not first.parsed_url
+    after = request_module._original_memo.cache_info()
+    assert (after.hits, after.misses) == (before.hits, before.misses)
+
+
+# --- a cache hit -----------------------------------------------------------------------------------------
+
+#: what a cache hit must never run: JSON parsing, JWT decoding, key lookup, signature checks, the cookie choice
+FORBIDDEN_ON_A_HIT: tuple[object, ...] = (
+    orjson.loads,
+    json.loads.__code__,
+    decode_jwt.__code__,
+    peek_payload.__code__,
+    verify_session_token.__code__,
+    rs256_signature_is_valid.__code__,
+    JwksResolver.get_key.__code__,
+    KeyStore.get_key.__code__,
+    Carriers.read.__code__,
+    parse_cookies.__code__,
+)
+
+
+def org_member(mint: TokenMint, session: str) -> str:
+    """A v2 token of one member of ``org_1`` with one permission (the shape loadtests mint), own session."""
+    fea, per, fpm = encode_v2_permissions(["org:invoices:read"])
+    o = {"id": "org_1", "slg": "acme", "rol": "member", "per": per, "fpm": fpm}
+    return mint.sign(claims(sub=f"user_{session}", sid=f"sess_{session}", v=2, o=o, fea=fea))
+
+
+def cached_authenticator(keys: JwksResolver) -> tuple[Authenticator, VerifiedTokenCache[CachedVerdict]]:
+    """The fixture instance, networkless with ``keys``, at Clerk's frozen clock, with a verified-token cache."""
+    cache: VerifiedTokenCache[CachedVerdict] = VerifiedTokenCache(100)
+    options = AuthenticateOptions(publishable_key=PK_LIVE, secret_key="sk_live_x", authorized_parties=(AZP,))
+    return Authenticator(options, keys=keys, client=None, cache=cache, clock=lambda: FROZEN_NOW), cache
+
+
+def run_without_awaiting(coroutine: Coroutine[Any, Any, RequestState]) -> RequestState:
+    """Drive ``coroutine`` to its end in one step; fail if it had to wait for anything."""
+    try:
+        coroutine.send(None)
+    except StopIteration as done:
+        result: RequestState = done.value
+        return result
+    coroutine.close()
+    raise AssertionError("the coroutine awaited something")
+
+
+def calls_during(action: Callable[[], RequestState]) -> tuple[RequestState, set[object]]:
+    """``action``'s result and every function it called: code objects of Python ones, C functions themselves."""
+    seen: set[object] = set()
+
+    def record(frame: Any, event: str, arg: Any) -> None:
+        if event == "call":
+            seen.add(frame.f_code)
+        elif event == "c_call":
+            seen.add(arg)
+
+    sys.setprofile(record)
+    try:
+        result = action()
+    finally:
+        sys.setprofile(None)
+    return result, seen
+
+
+def reachable(root: object) -> Iterator[object]:
+    """Every object reachable from ``root`` (``root`` included), each once."""
+    seen: set[int] = set()
+    stack = [root]
+    while stack:
+        item = stack.pop()
+        if id(item) in seen or isinstance(item, type):
+            continue
+        seen.add(id(item))
+        yield item
+        stack.extend(gc.get_referents(item))
+
+
+async def test_a_cache_hit_does_no_crypto_parses_no_json_and_reads_no_cookie(fixture_mint: TokenMint) -> None:
+    """The second request with a token is answered from the cache without waiting for anything, without a
+    key lookup, a signature check, JSON parsing or the cookie choice, even when the request carries cookies."""
+    keys = mock_jwks()
+    authenticator, cache = cached_authenticator(keys)
+    token = org_member(fixture_mint, "a")
+    headers = {**GATEWAY, "authorization": f"Bearer {token}", "cookie": f"__session={token}; __client_uat=1"}
+    first = await authenticator.authenticate(original_request("GET", OWN_URL, headers.items()))
+    assert first.status == "signed-in"
+    assert (len(keys.requested), cache.hits) == (1, 0)
+
+    view = original_request("GET", OWN_URL, headers.items())
+    state, called = calls_during(lambda: run_without_awaiting(authenticator.authenticate(view)))
+    assert state.status == "signed-in"
+    assert state.to_auth() == first.to_auth()
+    assert (len(keys.requested), cache.hits) == (1, 1)
+    assert [forbidden for forbidden in FORBIDDEN_ON_A_HIT if forbidden in called] == []
+
+
+async def test_every_hit_shares_the_cached_claims_and_identity(fixture_mint: TokenMint) -> None:
+    """Hits rebuild only the signed-in object around the presented token; its claims are the cached ones, and
+    the identity strings are computed once for all of them."""
+    authenticator, cache = cached_authenticator(mock_jwks())
+    token = org_member(fixture_mint, "a")
+    request = RequestView.build("GET", "/", [("authorization", token)])
+    states = [await authenticator.authenticate(request) for _ in range(3)]
+    auths = [state.auth for state in states]
+    assert all(isinstance(auth, SignedInAuth) for auth in auths)
+    verdict = cache.get(token, FROZEN_NOW)
+    assert verdict is not None
+    signed_in = [auth for auth in auths if isinstance(auth, SignedInAuth)]
+    assert all(auth.claims is verdict.claims for auth in signed_in)
+    assert signed_in[1].identity is signed_in[2].identity
+    assert signed_in[1].identity.org_permissions == "org:invoices:read"
+    assert cache.hits == 3
+
+
+async def test_a_cached_verdict_holds_no_token_and_one_copy_of_the_payload(fixture_mint: TokenMint) -> None:
+    """Nothing reachable from a cached verdict contains the token or any of its segments, and the verified
+    payload is there once (the claims hold it; ``sessionClaims`` of ``/auth`` reads it)."""
+    authenticator, cache = cached_authenticator(mock_jwks())
+    token = org_member(fixture_mint, "a")
+    await authenticator.authenticate(RequestView.build("GET", "/", [("authorization", token)]))
+    verdict = cache.get(token, FROZEN_NOW)
+    assert verdict is not None
+    secrets = [token, *token.split(".")]
+    texts = [item for item in reachable(verdict) if isinstance(item, str | bytes)]
+    assert [text for text in texts for secret in secrets if secret in str(text)] == []
+    payload = decode_jwt(token).payload
+    assert verdict.payload == payload
+    assert sum(1 for item in reachable(verdict) if isinstance(item, dict) and item == payload) == 1
+
+
+async def test_verdicts_share_the_strings_that_tokens_repeat(fixture_mint: TokenMint) -> None:
+    """Two members of one organization: their cached verdicts share the issuer, party, organization, role and
+    permission strings instead of holding a copy each; what differs (user, session) stays their own."""
+    authenticator, cache = cached_authenticator(mock_jwks())
+    tokens = [org_member(fixture_mint, name) for name in ("a", "b")]
+    for token in tokens:
+        await authenticator.authenticate(RequestView.build("GET", "/", [("authorization", token)]))
+    first, second = (cache.get(token, FROZEN_NOW) for token in tokens)
+    assert first is not None
+    assert second is not None
+    for name in ("iss", "azp", "fea"):
+        assert first.payload[name] is second.payload[name], name
+    assert first.payload["o"]["id"] is second.payload["o"]["id"]
+    assert first.claims.org_role is second.claims.org_role
+    assert first.claims.org_permissions == ("org:invoices:read",)
+    assert first.claims.org_permissions is second.claims.org_permissions
+    assert first.claims.user_id != second.claims.user_id
+
+
+def test_the_permission_memo_is_bounded() -> None:
+    """However many distinct permission sets tokens carry, at most ``PERMISSION_MEMO_SIZE`` are remembered, and
+    each token still gets its own permissions."""
+    for index in range(PERMISSION_MEMO_SIZE + 10):
+        payload = {"sub": "user_1", "v": 2, "fea": f"o:f{index}", "o": {"id": "org_1", "per": "read", "fpm": "1"}}
+        assert parse_session_claims(payload).org_permissions == (f"org:f{index}:read",)
+    assert claims_module._shared_org_permissions.cache_info().currsize == PERMISSION_MEMO_SIZE
+
+
+# --- what a decision reports, and what a cached verdict keeps for the service -------------------------------
+
+
+async def test_the_state_says_whether_the_cache_answered_and_which_key_verified(fixture_mint: TokenMint) -> None:
+    """A first request is a miss, a repeat a hit; both name the verifying key and carry the cached verdict."""
+    authenticator, cache = cached_authenticator(mock_jwks())
+    token = org_member(fixture_mint, "a")
+    request = RequestView.build("GET", "/", [("authorization", token)])
+    miss, hit = [await authenticator.authenticate(request) for _ in range(2)]
+    verdict = cache.get(token, FROZEN_NOW)
+    assert (miss.cache_hit, hit.cache_hit) == (False, True)
+    assert miss.kid == hit.kid == fixture_mint.kid
+    assert miss.verdict is hit.verdict is verdict
+
+
+async def test_a_refused_token_is_a_miss_and_a_request_without_one_asks_no_cache(fixture_mint: TokenMint) -> None:
+    """A token the cache did not know is a miss even when it is refused; no token, or no cache, asks nothing."""
+    authenticator, _ = cached_authenticator(mock_jwks())
+    forged = TokenMint.generate(kid=fixture_mint.kid).sign(claims())
+    refused = await authenticator.authenticate(RequestView.build("GET", "/", [("authorization", forged)]))
+    anonymous = await authenticator.authenticate(RequestView.build("GET", "/", []))
+    assert (refused.status, refused.cache_hit, refused.verdict) == ("signed-out", False, None)
+    assert (anonymous.cache_hit, anonymous.verdict) == (None, None)
+    options = AuthenticateOptions(publishable_key=PK_LIVE, secret_key="sk_live_x", authorized_parties=(AZP,))
+    uncached = Authenticator(options, keys=mock_jwks(), client=None, clock=lambda: FROZEN_NOW)
+    request = RequestView.build("GET", "/", [("authorization", org_member(fixture_mint, "a"))])
+    state = await uncached.authenticate(request)
+    assert (state.status, state.cache_hit, state.kid) == ("signed-in", None, fixture_mint.kid)
+
+
+async def test_the_identity_headers_are_rendered_once_per_cached_verdict(fixture_mint: TokenMint) -> None:
+    """``identity_headers`` renders on its first call and returns that same tuple to every later hit; the
+    rendering holds no token."""
+    authenticator, cache = cached_authenticator(mock_jwks())
+    token = org_member(fixture_mint, "a")
+    await authenticator.authenticate(RequestView.build("GET", "/", [("authorization", token)]))
+    verdict = cache.get(token, FROZEN_NOW)
+    assert verdict is not None
+    rendered: list[object] = []
+
+    def render(identity: object) -> tuple[tuple[str, str], ...]:
+        rendered.append(identity)
+        return (("x-clerk-user-id", "user_a"),)
+
+    first = verdict.identity_headers(render)
+    assert verdict.identity_headers(render) is first
+    assert rendered == [SignedInAuth(verdict.claims, token).identity]
+    secrets = [token, *token.split(".")]
+    texts = [item for item in reachable(verdict) if isinstance(item, str | bytes)]
+    assert [text for text in texts for secret in secrets if secret in str(text)] == []
