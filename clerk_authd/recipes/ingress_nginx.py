@@ -39,11 +39,18 @@ def render(options: RecipeOptions) -> dict[str, str]:
         cookies.append(f"add_header Set-Cookie $clerk_cookie_{n} always;")
     handshake = f"{HANDSHAKE}(_nonce)?="
     configuration = [
-        "# a request carrying a Clerk handshake (query or cookie) is completed by clerk-authd's /handshake",
+        "# a GET or HEAD carrying a Clerk handshake (query or cookie) is completed by clerk-authd's /handshake",
+        'set $clerk_handshake "";',
         f'if ($args ~ "(^|&){handshake}") {{',
-        "  rewrite ^ /_clerk_authd/handshake? last;",
+        "  set $clerk_handshake 1;",
         "}",
         f'if ($http_cookie ~ "(^|;\\s*){handshake}") {{',
+        "  set $clerk_handshake 1;",
+        "}",
+        'if ($request_method !~ "^(GET|HEAD)$") {',
+        '  set $clerk_handshake "";',
+        "}",
+        "if ($clerk_handshake) {",
         "  rewrite ^ /_clerk_authd/handshake? last;",
         "}",
         "# the cookies of a decision after the first (auth-always-set-cookie passes that one)",

@@ -5,9 +5,10 @@
 - every identity header is copied with ``proxy_set_header``, which also drops the client's header of that name in
   any case, even when the answer's value is empty (nginx then sends none); nginx drops every header with an
   ``_`` in its name (``ignore_invalid_headers``), so ``X_Clerk_User_Id`` never reaches the upstream either;
-- a request carrying a handshake (query or cookie) is proxied to ``/handshake``, whose 307 and cookies reach the
-  browser as they are; on a decision, nginx can read only the first ``Set-Cookie`` of a subrequest, so the
-  service repeats each in ``X-Clerk-Set-Cookie-<n>`` and the recipe adds them back;
+- a GET or HEAD carrying a handshake (query or cookie) is proxied to ``/handshake``, whose 307 and cookies reach
+  the browser as they are (``/handshake`` takes no other method; another one is decided by ``/verify``);
+- on a decision, nginx can read only the first ``Set-Cookie`` of a subrequest, so the service repeats each in
+  ``X-Clerk-Set-Cookie-<n>`` and the recipe adds them back;
 - a 401 goes to ``X-Clerk-Redirect-To`` (307 to the handshake, 302 to sign-in) or stays a 401 for API calls.
 """
 
@@ -69,10 +70,11 @@ http {{
     ignore_invalid_headers on;
     underscores_in_headers off;
 
-    # 1 when the request carries a Clerk handshake, in its query or its cookies
-    map "{handshake_inputs}" $clerk_handshake {{
-        "" 0;
-        default 1;
+    # 1 when a GET or HEAD carries a Clerk handshake, in its query or its cookies; another method goes to
+    # /verify, which resolves the handshake too, and its cookies reach the browser with the app's answer
+    map "$request_method {handshake_inputs}" $clerk_handshake {{
+        default 0;
+        "~^(GET|HEAD) ." 1;
     }}
     map $http_upgrade $connection_upgrade {{
         default upgrade;

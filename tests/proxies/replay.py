@@ -202,11 +202,14 @@ class IngressNginx:
             notes[prefix + "server-snippet"],
         )
 
-    def routes_to_handshake(self, query: str, cookie: str) -> bool:
-        """The configuration snippet's ``if ($args ~ ...)`` / ``if ($http_cookie ~ ...)`` rules."""
-        rules = re.findall(r'if \(\$(args|http_cookie) ~ "([^"]+)"\)', self.configuration_snippet)
-        assert {name for name, _ in rules} == {"args", "http_cookie"}
-        return any(re.search(pattern, query if name == "args" else cookie) for name, pattern in rules)
+    def routes_to_handshake(self, method: str, query: str, cookie: str) -> bool:
+        """The configuration snippet's rules: ``$args`` or ``$http_cookie`` matching, and the method's."""
+        rules = re.findall(r'if \(\$(args|http_cookie|request_method) (!?~) "([^"]+)"\)', self.configuration_snippet)
+        assert {name for name, _, _ in rules} == {"args", "http_cookie", "request_method"}
+        subject = {"args": query, "http_cookie": cookie, "request_method": method}
+        carried = any(re.search(p, subject[n]) for n, op, p in rules if op == "~")
+        refused = any(not re.search(p, subject[n]) for n, op, p in rules if op == "!~")
+        return carried and not refused
 
     async def serve(self, service: Running, method: str, target: str, client: Headers) -> Outcome:
         client = [(k, v) for k, v in client if "_" not in k]
@@ -216,7 +219,7 @@ class IngressNginx:
         own = {"x-original-url", "x-original-method", "x-sent-from", "x-real-ip", "x-forwarded-for"}
         forwarded = [*_without(client, HOP_BY_HOP | own | {"host", "x-auth-request-redirect"})]
         forwarded += [("X-Original-URL", original), ("X-Original-Method", method)]
-        if self.routes_to_handshake(query, cookie):
+        if self.routes_to_handshake(method, query, cookie):
             assert "proxy_pass http://" in self.server_snippet
             assert "X-Original-URL $scheme://$http_host$request_uri" in self.server_snippet
             handshake = urlsplit(re.search(r"proxy_pass (\S+);", self.server_snippet).group(1))  # type: ignore[union-attr]

@@ -184,6 +184,26 @@ async def test_a_handshake_token_in_a_cookie_ends_the_same_way(
     assert upstream.received == []
 
 
+async def test_a_post_carrying_a_handshake_still_gets_its_cookies(
+    front: Proxy, upstream: Upstream, live_clerk: FakeClerk
+) -> None:
+    """A POST is never sent to /handshake (a GET-only endpoint): behind nginx it is decided by /verify, which
+    resolves the handshake, and it reaches the app with the cookies on the app's answer; behind the forward-auth
+    proxies it is completed in place (307, which the browser repeats with its body)."""
+    directives = [f"__session={member_token(live_clerk)}; Path=/", "__client_uat=1700000000; Path=/"]
+    token = live_clerk.mint.sign({"handshake": directives, "iat": int(time.time())})
+    answer = await front.call("/upload", method="POST", headers={"Cookie": f"__clerk_handshake={token}"}, body=b"{}")
+    assert [c for c in answer.headers.getall("Set-Cookie") if c in directives] == directives, front.log()
+    if front.name == "nginx":
+        assert answer.status == 200
+        assert upstream.received[-1].method == "POST"
+        assert_upstream_identity(upstream, MEMBER)
+    else:
+        assert answer.status == 307
+        assert answer.headers["Location"] == front.url + "/upload"
+        assert upstream.received == []
+
+
 async def test_a_refresh_delivers_its_cookie_and_is_not_repeated(
     front: Proxy, upstream: Upstream, live_clerk: FakeClerk
 ) -> None:
