@@ -74,9 +74,6 @@ class RecipeOptions:
     session_cookies: tuple[str, ...] = ("__session", "__client_uat")
     #: ``--authd`` was given (the Kubernetes recipe otherwise names the Service)
     authd_given: bool = True
-    #: where signed-out browsers go (ingress-nginx's ``auth-signin``), from ``CLERK_SIGN_IN_URL``
-    sign_in_url: str = ""
-    sign_in_return_param: str = "redirect_url"
 
     @property
     def identity_headers(self) -> tuple[str, ...]:
@@ -123,6 +120,4 @@ def options_from_settings(
         requirements=requirements,
         session_cookies=cookies,
         authd_given=authd is not None,
-        sign_in_url=settings.sign_in_url,
-        sign_in_return_param=settings.sign_in_return_param,
     )

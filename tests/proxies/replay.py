@@ -16,8 +16,9 @@ answer to get what the upstream and the browser would receive:
 - ingress-nginx: ``GET <auth-url>`` with the client's headers (``_`` ones dropped) and its template's
   ``X-Original-URL``, ``X-Original-Method``, ``X-Sent-From``, ``X-Real-IP``, ``X-Forwarded-For``,
   ``X-Auth-Request-Redirect``; on 2xx ``proxy_set_header`` per ``auth-response-headers`` (an empty value removes
-  the client's header), on 401 a 302 to ``auth-signin`` with the original URL in the redirect parameter, a 403 as
-  is; the snippets' handshake rule sends the request to ``/handshake`` with ``X-Original-URL``.
+  the client's header), on 401 the server snippet's signed-out location (307 to a handshake, 302 to
+  ``X-Clerk-Redirect-To``, else 401), a 403 as is; the snippets' handshake rule sends the request to
+  ``/handshake`` with ``X-Original-URL`` (``test_ingress_nginx_snippets.py`` runs the snippets in nginx itself).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import urlsplit
 
 import yaml
 
@@ -183,8 +184,6 @@ class IngressNginx:
     """The annotations of a ``proxy-config ingress-nginx`` Ingress."""
 
     auth_url: str
-    signin: str
-    redirect_param: str
     response_headers: tuple[str, ...]
     configuration_snippet: str
     server_snippet: str
@@ -195,8 +194,6 @@ class IngressNginx:
         prefix = "nginx.ingress.kubernetes.io/"
         return cls(
             notes[prefix + "auth-url"],
-            notes[prefix + "auth-signin"],
-            notes[prefix + "auth-signin-redirect-param"],
             tuple(notes[prefix + "auth-response-headers"].split(",")),
             notes[prefix + "configuration-snippet"],
             notes[prefix + "server-snippet"],
@@ -240,8 +237,13 @@ class IngressNginx:
             if f"X-Clerk-Set-Cookie-{n}" in answer.headers
         ]
         if answer.status == 401:
-            location = f"{self.signin}?{self.redirect_param}={quote(original, safe='')}"
-            return Outcome(answer, 302, [("Location", location), *cookies], None)
+            assert "error_page 401 = @clerk_authd_signed_out;" in self.configuration_snippet
+            assert "return 307 $clerk_redirect_to;" in self.server_snippet
+            target = answer.headers.get("X-Clerk-Redirect-To")
+            status = 401 if not target else 307 if answer.headers["X-Clerk-Auth-Status"] == "handshake" else 302
+            every = [("Set-Cookie", answer.headers.get(f"X-Clerk-Set-Cookie-{n}", "")) for n in range(1, 5)]
+            every = [(k, v) for k, v in every if v]
+            return Outcome(answer, status, [("Location", target)] * bool(target) + every, None)
         if not 200 <= answer.status < 300:
             return Outcome(answer, answer.status, cookies, None)
         names = {name.lower() for name in self.response_headers}

@@ -1,10 +1,10 @@
 """The ingress-nginx recipe's annotations run in a real nginx, laid out as the controller's template lays them out.
 
 The controller cannot run here, but its nginx can: this builds the server block ingress-nginx renders for an
-Ingress with ``auth-url``, ``auth-signin``, ``auth-response-headers``, ``auth-always-set-cookie`` and the two
-snippets (the external-auth location, the sign-in location, ``auth_request_set`` + ``proxy_set_header`` per
-header, the snippets where the template puts them), from the recipe's own annotations, and sends requests
-through it. So the snippets are parsed and executed by nginx itself, not only read by ``replay.py``.
+Ingress with ``auth-url``, ``auth-response-headers``, ``auth-always-set-cookie`` and the two snippets (the
+external-auth location, ``auth_request_set`` + ``proxy_set_header`` per header, the snippets where the template
+puts them), from the recipe's own annotations, and sends requests through it. So the snippets are parsed and
+executed by nginx itself, not only read by ``replay.py``.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import asyncio
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import aiohttp
 import pytest
@@ -41,8 +41,6 @@ def controller_config(annotations: dict[str, str], port: int, upstream: Upstream
     )
     server_snippet = annotations[PREFIX + "server-snippet"]
     configuration_snippet = annotations[PREFIX + "configuration-snippet"]
-    signin = annotations[PREFIX + "auth-signin"]
-    param = annotations[PREFIX + "auth-signin-redirect-param"]
     return f"""\
 daemon off;
 worker_processes 1;
@@ -79,17 +77,11 @@ http {{
             set $target {auth.scheme}://{auth.netloc}{auth.path}?{auth.query};
             proxy_pass $target;
         }}
-        location @64b8a9b4b2ab1f6b1b1e2bd8e1b3b36f2d1ab7c1 {{
-            internal;
-            add_header Set-Cookie $auth_cookie;
-            return 302 {signin}?{param}=$scheme://$http_host$request_uri;
-        }}
         location / {{
             auth_request /_external-auth-Lw;
             auth_request_set $auth_cookie $upstream_http_set_cookie;
             add_header Set-Cookie $auth_cookie always;
 {copies}
-            error_page 401 = @64b8a9b4b2ab1f6b1b1e2bd8e1b3b36f2d1ab7c1;
 {configuration_snippet}
             proxy_pass http://upstream_balancer;
         }}
@@ -133,11 +125,26 @@ async def test_the_identity_reaches_the_upstream_and_nothing_forged(
     assert_upstream_identity(upstream, MEMBER)
 
 
-async def test_a_signed_out_page_load_goes_to_auth_signin(ingress: Proxy, upstream: Upstream) -> None:
-    """The 401 becomes the controller's 302 to auth-signin with the original URL in redirect_url."""
+async def test_a_signed_out_page_load_goes_to_sign_in_and_an_api_call_gets_401(
+    ingress: Proxy, upstream: Upstream
+) -> None:
+    """The snippets' signed-out location: 302 to the sign-in URL with the original URL for a page load, 401 for
+    a fetch (no auth-signin, which would redirect both)."""
     answer = await ingress.call("/dash?tab=1", headers=PAGE_LOAD)
     assert answer.status == 302, ingress.log()
-    assert answer.headers["Location"].startswith(f"{SIGN_IN_URL}?redirect_url=")
+    assert answer.headers["Location"] == f"{SIGN_IN_URL}?redirect_url={quote(ingress.url + '/dash?tab=1', safe='')}"
+    api = await ingress.call("/api/orders", headers={"Accept": "application/json"})
+    assert api.status == 401
+    assert upstream.received == []
+
+
+async def test_a_page_load_clerk_would_hand_shake_goes_to_the_handshake(ingress: Proxy, upstream: Upstream) -> None:
+    """A browser with a Clerk client (``__client_uat``) but no session: 307 to FAPI's handshake with the
+    loop-guard cookie, not to the sign-in page."""
+    answer = await ingress.call("/dash", headers={"Cookie": "__client_uat=1700000000", **PAGE_LOAD})
+    assert answer.status == 307, ingress.log()
+    assert answer.headers["Location"].startswith("https://clerk.authd.localhost/v1/client/handshake?")
+    assert [c for c in answer.headers.getall("Set-Cookie") if c.startswith("__clerk_redirect_count=")]
     assert upstream.received == []
 
 
