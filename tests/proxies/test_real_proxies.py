@@ -7,7 +7,8 @@ instance and an upstream that records what reached it.
 from __future__ import annotations
 
 import time
-from urllib.parse import quote
+from pathlib import Path
+from urllib.parse import quote, urlsplit
 
 import aiohttp
 import pytest
@@ -236,6 +237,24 @@ async def test_an_unreachable_service_fails_closed(
     answer = await dead.call("/orders", headers={"Authorization": f"Bearer {member_token(live_clerk)}"})
     assert 500 <= answer.status < 600, (answer.status, dead.log())
     assert upstream.received == []
+
+
+def sockets_to(port: int) -> list[str]:
+    """The kernel's IPv4 TCP sockets whose peer is ``port`` (any state), from /proc/net/tcp: the clients' side."""
+    rows = Path("/proc/net/tcp").read_text().splitlines()[1:]
+    return [row for row in rows if int(row.split()[2].rsplit(":", 1)[1], 16) == port]
+
+
+async def test_connections_to_the_service_are_kept_alive(front: Proxy, service: Running, live_clerk: FakeClerk) -> None:
+    """Ten requests through the proxy reuse its connections to the service: the kernel's socket table holds the
+    proxy's side of at most two (one per request would leave ten, most in TIME_WAIT)."""
+    token = member_token(live_clerk)
+    for _ in range(10):
+        assert (await front.call("/orders", headers={"Authorization": f"Bearer {token}"})).status == 200
+    port = urlsplit(service.url).port
+    assert port is not None
+    to_service = sockets_to(port)
+    assert 1 <= len(to_service) <= 2, to_service
 
 
 # --- body, upgrades -----------------------------------------------------------------------------------------
