@@ -26,6 +26,8 @@ from clerk_authd.rules.tokentypes import MACHINE_TOKEN_TYPES, parse_accepts_toke
 _SECRET_FIELDS = frozenset({"secret_key", "machine_secret_key", "jwt_key"})
 
 T = TypeVar("T")
+#: Sanic cannot read a request head larger than this
+_SANIC_HEADER_CEILING = 16_384
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +65,22 @@ class Settings:
     log_format: Literal["json", "text"] = "json"
     log_level: str = "INFO"
     debug: bool = False
+    #: Backend API calls that request input triggers (handshake nonces, refreshes, opaque machine tokens), per
+    #: worker: a token bucket refilled at ``bapi_rate`` per second holding at most ``bapi_burst``
+    bapi_rate: float = 5.0
+    bapi_burst: int = 20
+    #: seconds an opaque machine token's verdict (either way) is reused: the revocation delay; 0 disables
+    machine_cache_s: float = 10.0
+    has_max_body: int = 65_536
+    has_max_checks: int = 100
+    #: the whole request (headers and body) must arrive within this; an idle keep-alive connection closes after
+    request_timeout_s: float = 10.0
+    keep_alive_timeout_s: float = 75.0
+    max_header_bytes: int = 8192
+    #: open client connections per worker; more are answered 503 and closed
+    max_connections: int = 1000
+    #: a second listener for /healthz, /readyz and /metrics (which then leave the decision port); None = none
+    ops_port: int | None = None
     #: decoded publishable key; ``None`` when no key is configured (machine-token-only deployments)
     instance: Instance | None = field(default=None, compare=False)
 
@@ -145,12 +163,12 @@ def _int_range(low: int, high: int | None = None) -> Callable[[str], int]:
     return parse
 
 
-def _seconds(minimum: float, *, allow_equal: bool) -> Callable[[str], float]:
+def _seconds(minimum: float, *, allow_equal: bool, unit: str = "seconds") -> Callable[[str], float]:
     def parse(raw: str) -> float:
         value = float(raw)
         if not math.isfinite(value) or value < minimum or (value == minimum and not allow_equal):
             relation = "at least" if allow_equal else "more than"
-            raise ValueError(f"must be a finite number of seconds {relation} {minimum:g}")
+            raise ValueError(f"must be a finite number of {unit} {relation} {minimum:g}")
         return value
 
     return parse
@@ -247,7 +265,7 @@ def load_settings(
         clock_skew_ms=r.typed("CLERK_AUTHD_CLOCK_SKEW_MS", 5000, _int_range(0, 3_600_000)),
         accepts_token=accepts,
         jwks_refresh_s=r.typed("CLERK_AUTHD_JWKS_REFRESH_S", 300.0, _seconds(0, allow_equal=False)),
-        jwks_min_refetch_s=r.typed("CLERK_AUTHD_JWKS_MIN_REFETCH_S", 10.0, _seconds(0, allow_equal=True)),
+        jwks_min_refetch_s=r.typed("CLERK_AUTHD_JWKS_MIN_REFETCH_S", 10.0, _seconds(0, allow_equal=False)),
         jwks_stale_s=r.typed("CLERK_AUTHD_JWKS_STALE_S", 86400.0, _seconds(0, allow_equal=False)),
         cache_size=r.typed("CLERK_AUTHD_CACHE_SIZE", 100_000, _int_range(0)),
         org_patterns=_comma_list(r.text("CLERK_AUTHD_ORG_PATTERNS")),
@@ -257,9 +275,21 @@ def load_settings(
         log_format=r.typed("CLERK_AUTHD_LOG_FORMAT", "json", _log_format),
         log_level=r.typed("CLERK_AUTHD_LOG_LEVEL", "INFO", _log_level),
         debug=r.typed("CLERK_AUTHD_DEBUG", False, _bool),
+        bapi_rate=r.typed("CLERK_AUTHD_BAPI_RATE", 5.0, _seconds(0, allow_equal=False, unit="calls per second")),
+        bapi_burst=r.typed("CLERK_AUTHD_BAPI_BURST", 20, _int_range(1, 100_000)),
+        machine_cache_s=r.typed("CLERK_AUTHD_MACHINE_CACHE_S", 10.0, _seconds(0, allow_equal=True)),
+        has_max_body=r.typed("CLERK_AUTHD_HAS_MAX_BODY", 65_536, _int_range(1024, 16_777_216)),
+        has_max_checks=r.typed("CLERK_AUTHD_HAS_MAX_CHECKS", 100, _int_range(1, 100_000)),
+        request_timeout_s=r.typed("CLERK_AUTHD_REQUEST_TIMEOUT_S", 10.0, _seconds(0, allow_equal=False)),
+        keep_alive_timeout_s=r.typed("CLERK_AUTHD_KEEP_ALIVE_TIMEOUT_S", 75.0, _seconds(0, allow_equal=False)),
+        max_header_bytes=r.typed("CLERK_AUTHD_MAX_HEADER_BYTES", 8192, _int_range(1024, _SANIC_HEADER_CEILING)),
+        max_connections=r.typed("CLERK_AUTHD_MAX_CONNECTIONS", 1000, _int_range(1, 1_000_000)),
+        ops_port=r.typed("CLERK_AUTHD_OPS_PORT", None, _int_range(0, 65535)),
         instance=instance,
     )
     _check_patterns(r, settings)
+    if settings.ops_port and settings.ops_port == settings.port:
+        r.problem("CLERK_AUTHD_OPS_PORT", "must differ from CLERK_AUTHD_PORT")
     if r.problems:
         raise ConfigError(r.problems)
     if settings.publishable_key and not settings.authorized_parties:

@@ -60,3 +60,5 @@ class MachineCode:
 #: ours, beside Clerk's: a requirement failed; the session is pending (Clerk's ``toAuth()`` signs it out)
 REQUIREMENT_NOT_MET: Final = "requirement-not-met"
 SESSION_PENDING: Final = "session-pending"
+#: ours: a ``__clerk_redirect_url`` outside the app's origin and ``CLERK_AUTHORIZED_PARTIES`` (Clerk follows any)
+REDIRECT_URL_NOT_ALLOWED: Final = "redirect-url-not-allowed"

@@ -26,6 +26,7 @@ from sanic import Sanic
 from clerk_authd.config import load_settings
 from clerk_authd.rules.names import IDENTITY_HEADERS
 from clerk_authd.service.app import create_app
+from clerk_authd.service.limits import protocol_of
 from clerk_authd.testing.fake_clerk import DEFAULT_FRONTEND_API, FakeClerk
 
 #: a production instance on FakeClerk's Frontend API host (production instances hand-shake on page loads)
@@ -112,7 +113,7 @@ async def serve_app() -> AsyncIterator[Callable[[Sanic[Any, Any]], Awaitable[Run
         async def start(app: Sanic[Any, Any]) -> Running:
             app.config.TOUCHUP = False  # Sanic rewrites its HTTP code once per process; a second app would fail
             sock = _free_socket()
-            server = await app.create_server(sock=sock, access_log=False)
+            server = await app.create_server(sock=sock, access_log=False, protocol=protocol_of(app))
             assert server is not None
 
             async def begin() -> None:

@@ -63,7 +63,7 @@ def test_every_variable_is_read() -> None:
             "CLERK_AUTHD_CLOCK_SKEW_MS": "0",
             "CLERK_AUTHD_ACCEPTS_TOKEN": "session_token,api_key",
             "CLERK_AUTHD_JWKS_REFRESH_S": "60",
-            "CLERK_AUTHD_JWKS_MIN_REFETCH_S": "0",
+            "CLERK_AUTHD_JWKS_MIN_REFETCH_S": "0.001",
             "CLERK_AUTHD_JWKS_STALE_S": "3600",
             "CLERK_AUTHD_CACHE_SIZE": "0",
             "CLERK_AUTHD_ORG_PATTERNS": "/orgs/:slug,/orgs/:slug/(.*)",
@@ -85,7 +85,7 @@ def test_every_variable_is_read() -> None:
     assert (s.host, s.port, s.workers) == ("0.0.0.0", 9000, 4)  # noqa: S104 - see above
     assert s.clock_skew_ms == 0
     assert s.accepts_token == ("session_token", "api_key")
-    assert (s.jwks_refresh_s, s.jwks_min_refetch_s, s.jwks_stale_s) == (60.0, 0.0, 3600.0)
+    assert (s.jwks_refresh_s, s.jwks_min_refetch_s, s.jwks_stale_s) == (60.0, 0.001, 3600.0)
     assert s.cache_size == 0
     assert s.org_patterns == ("/orgs/:slug", "/orgs/:slug/(.*)")
     assert s.personal_account_patterns == ("/me",)
@@ -210,3 +210,59 @@ def test_a_missing_authorized_parties_list_is_warned_about(caplog: pytest.LogCap
     """Without CLERK_AUTHORIZED_PARTIES the azp claim goes unchecked, so start-up warns."""
     load_settings(BASE)
     assert "CLERK_AUTHORIZED_PARTIES is not set" in caplog.text
+
+
+def test_the_hardening_limits_have_their_defaults() -> None:
+    """The limits of the README's Security section, as documented."""
+    s = load_settings(BASE)
+    assert (s.bapi_rate, s.bapi_burst, s.machine_cache_s) == (5.0, 20, 10.0)
+    assert (s.has_max_body, s.has_max_checks) == (65_536, 100)
+    assert (s.request_timeout_s, s.keep_alive_timeout_s, s.max_header_bytes, s.max_connections) == (10, 75, 8192, 1000)
+    assert s.ops_port is None
+
+
+def test_the_hardening_limits_can_be_set() -> None:
+    """Every limit is a variable; 0 turns the machine-token answer cache off."""
+    s = load_settings(
+        {
+            **BASE,
+            "CLERK_AUTHD_BAPI_RATE": "0.5",
+            "CLERK_AUTHD_BAPI_BURST": "3",
+            "CLERK_AUTHD_MACHINE_CACHE_S": "0",
+            "CLERK_AUTHD_HAS_MAX_BODY": "4096",
+            "CLERK_AUTHD_HAS_MAX_CHECKS": "7",
+            "CLERK_AUTHD_REQUEST_TIMEOUT_S": "2.5",
+            "CLERK_AUTHD_KEEP_ALIVE_TIMEOUT_S": "30",
+            "CLERK_AUTHD_MAX_HEADER_BYTES": "16384",
+            "CLERK_AUTHD_MAX_CONNECTIONS": "64",
+            "CLERK_AUTHD_OPS_PORT": "9090",
+        }
+    )
+    assert (s.bapi_rate, s.bapi_burst, s.machine_cache_s) == (0.5, 3, 0.0)
+    assert (s.has_max_body, s.has_max_checks) == (4096, 7)
+    assert (s.request_timeout_s, s.keep_alive_timeout_s, s.max_header_bytes, s.max_connections) == (2.5, 30, 16384, 64)
+    assert s.ops_port == 9090
+
+
+def test_bad_hardening_limits_are_all_reported_at_once() -> None:
+    """Finding 8: a refetch interval of 0 (a fetch per unknown kid) is refused, with every other bad limit."""
+    bad = {
+        "CLERK_AUTHD_JWKS_MIN_REFETCH_S": "0",
+        "CLERK_AUTHD_BAPI_RATE": "0",
+        "CLERK_AUTHD_BAPI_BURST": "0",
+        "CLERK_AUTHD_MACHINE_CACHE_S": "-1",
+        "CLERK_AUTHD_HAS_MAX_BODY": "10",
+        "CLERK_AUTHD_HAS_MAX_CHECKS": "0",
+        "CLERK_AUTHD_REQUEST_TIMEOUT_S": "inf",
+        "CLERK_AUTHD_KEEP_ALIVE_TIMEOUT_S": "0",
+        "CLERK_AUTHD_MAX_HEADER_BYTES": "20000",
+        "CLERK_AUTHD_MAX_CONNECTIONS": "0",
+        "CLERK_AUTHD_OPS_PORT": "8787",
+    }
+    with pytest.raises(ConfigError) as caught:
+        load_settings({**BASE, **bad})
+    named = " ".join(caught.value.problems)
+    for variable in bad:
+        assert variable in named, variable
+    assert len(caught.value.problems) == len(bad)
+    assert "calls per second" in named

@@ -12,6 +12,8 @@ Each stage is its own module: ``preconditions``, ``header_path`` (session and ma
 ``Authorization`` header), ``cookie_path``, ``session_verifier`` (the cached verify), ``refresh`` (Clerk's
 ``handleSessionTokenError``: a refresh through the Backend API, a handshake, or signed out) and ``handshake``
 (resolving one). This module dispatches between them and is the library's ``authenticate_request``.
+Clerk's answers about opaque machine tokens may be reused for a few seconds (``machine_answers``); every
+Backend API call a request triggers (nonce, refresh, opaque token) goes through one ``limiter.CallGuard``.
 """
 
 from __future__ import annotations
@@ -27,7 +29,8 @@ from clerk_authd.clerk.cache import VerifiedTokenCache
 from clerk_authd.clerk.cookie_path import CookiePath
 from clerk_authd.clerk.header_path import NO_TOKEN_IN_HEADER, HeaderPath
 from clerk_authd.clerk.keystore import KeyStore
-from clerk_authd.clerk.machine import MachineVerifier
+from clerk_authd.clerk.limiter import CallGuard
+from clerk_authd.clerk.machine import MachineAnswers, MachineVerifier
 from clerk_authd.clerk.options import AuthenticateOptions
 from clerk_authd.clerk.preconditions import check_preconditions
 from clerk_authd.clerk.refresh import SessionTokenErrors
@@ -61,8 +64,9 @@ class Authenticator:
     """Authenticates requests with one set of options, keys, Backend API client and verified-token cache.
 
     ``keys`` resolves signing keys (``KeyStore`` or ``PemKey``); ``client`` serves handshake nonces and session
-    refreshes (without one, both are skipped as Clerk skips them without an ``apiClient``). Raises
-    ``AuthenticateRequestError`` at construction for patterns Clerk cannot compile.
+    refreshes (without one, both are skipped as Clerk skips them without an ``apiClient``); ``guard`` bounds the
+    calls requests trigger (a default one when not given). Raises ``AuthenticateRequestError`` at construction
+    for patterns Clerk cannot compile.
     """
 
     def __init__(
@@ -73,17 +77,28 @@ class Authenticator:
         client: ClerkClient | None,
         cache: VerifiedTokenCache[CachedVerdict] | None = None,
         clock: Callable[[], float] = time.time,
+        guard: CallGuard | None = None,
+        machine_answers: MachineAnswers | None = None,
+        machine_answer_ttl_s: float = 10.0,
     ) -> None:
         self._options = options
         self._clock = clock
+        guard = guard if guard is not None else CallGuard()
         verify_options = options.verify_options(keys, clock)
-        self._sessions = SessionVerifier(verify_options, cache, clock)
-        errors = SessionTokenErrors(client, verify_options)
+        self.sessions = SessionVerifier(verify_options, cache, clock)
+        errors = SessionTokenErrors(client, verify_options, guard)
         machines = MachineVerifier(
-            client, keys, audience=options.audience, clock_skew_ms=options.clock_skew_in_ms, clock=clock
+            client,
+            keys,
+            audience=options.audience,
+            clock_skew_ms=options.clock_skew_in_ms,
+            clock=clock,
+            guard=guard,
+            answers=machine_answers,
+            answer_ttl_s=machine_answer_ttl_s,
         )
-        self._header = HeaderPath(self._sessions, errors, machines)
-        self._cookies = CookiePath(options, self._sessions, errors, client=client, keys=keys)
+        self._header = HeaderPath(self.sessions, errors, machines)
+        self._cookies = CookiePath(options, self.sessions, errors, client=client, keys=keys, guard=guard)
         try:
             self._matcher = OrganizationMatcher(options.organization_patterns, options.personal_account_patterns)
         except PatternError as error:
@@ -121,9 +136,9 @@ class Authenticator:
             raise AuthenticateRequestError(self._instance_error)
         check_preconditions(self._options, request, accepts)
         token = parse_authorization(request.header("authorization"))
-        if not token or not self._sessions.caches or not is_token_type_accepted("session_token", accepts):
+        if not token or not self.sessions.caches or not is_token_type_accepted("session_token", accepts):
             return await self._uncached(request, instance, accepts, token, now)
-        cached = self._sessions.cached(token, now)
+        cached = self.sessions.cached(token, now)
         if cached is not None:  # the hot path: nothing else about the request matters
             return RequestState.signed_in(cached.signed_in(token), token, cache_hit=True, verdict=cached)
         state = await self._uncached(request, instance, accepts, token, now)

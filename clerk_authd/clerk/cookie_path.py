@@ -14,6 +14,7 @@ from typing import Final
 
 from clerk_authd.clerk.backend_api import ClerkClient
 from clerk_authd.clerk.handshake import dev_handshake_failure, resolve_handshake
+from clerk_authd.clerk.limiter import CallGuard
 from clerk_authd.clerk.options import AuthenticateOptions
 from clerk_authd.clerk.refresh import SessionTokenErrors
 from clerk_authd.clerk.session_verifier import SessionVerifier
@@ -26,6 +27,7 @@ from clerk_authd.reasons import (
     DEV_BROWSER_SYNC,
     PRIMARY_DOMAIN_CROSS_ORIGIN_SYNC,
     PRIMARY_RESPONDS_TO_SYNCING,
+    REDIRECT_URL_NOT_ALLOWED,
     SATELLITE_NEEDS_SYNCING,
     SESSION_TOKEN_AND_UAT_MISSING,
     SESSION_TOKEN_IAT_BEFORE_CLIENT_UAT,
@@ -46,6 +48,9 @@ from clerk_authd.rules.tokentypes import has_non_session_jwt_category, is_machin
 log = logging.getLogger(__name__)
 
 MSG_CROSS_ORIGIN: Final = "Cross-origin request from satellite domain requires handshake"
+MSG_REDIRECT_NOT_ALLOWED: Final = (
+    "__clerk_redirect_url is neither this app's origin nor one of CLERK_AUTHORIZED_PARTIES; not redirecting"
+)
 MSG_MISSING_AZP: Final = (
     "Clerk: Session token from cookie is missing the azp claim. In a future version of Clerk, this token will be "
     "considered invalid. Please contact Clerk support if you see this warning."
@@ -63,14 +68,19 @@ class CookiePath:
         *,
         client: ClerkClient | None,
         keys: KeyResolver | None,
+        guard: CallGuard,
     ) -> None:
         self._options = options
+        self._guard = guard
         self._sessions = sessions
         self._errors = errors
         self._client = client
         self._keys = keys
         self._verify_options = options.verify_options(keys, sessions.clock)
         self._warned_azp = False
+        parsed = (parse_url(party) for party in options.authorized_parties)
+        #: where a development primary may send a satellite back to, besides the request's own origin
+        self._redirect_origins = frozenset(url.origin for url in parsed if url is not None and url.origin != "null")
 
     async def authenticate(self, context: Context, now: float) -> RequestState:
         options, request, carriers, instance = self._options, context.request, context.carriers, context.instance
@@ -79,13 +89,16 @@ class CookiePath:
         session_cookie = carriers.session_token_in_cookie
         if carriers.handshake_nonce or carriers.handshake_token:
             try:
-                return await resolve_handshake(context, self._verify_options, client=self._client, keys=self._keys)
+                return await resolve_handshake(
+                    context, self._verify_options, client=self._client, keys=self._keys, guard=self._guard
+                )
             except TokenVerificationError as error:
                 if development:
                     raise AuthenticateRequestError(dev_handshake_failure(error)) from error
-                log.error("Clerk: unable to resolve handshake: %s", error)  # noqa: TRY400 - expected; no traceback
+                # Clerk logs an error; anyone can send a bogus handshake cookie, so it is info here
+                log.info("Clerk: unable to resolve handshake: %s", error)
             except HandshakeError as error:
-                log.error("Clerk: unable to resolve handshake: %s", error)  # noqa: TRY400 - expected; no traceback
+                log.info("Clerk: unable to resolve handshake: %s", error)
         synced = request.query.get(SYNCED)
         has_cookies = bool(session_cookie) or has_active_client
         if (
@@ -109,6 +122,10 @@ class CookiePath:
             target = parse_url(redirect_back)
             if target is None:  # Clerk throws here; a hostile query must not fail the request
                 return RequestState.signed_out(UNEXPECTED_ERROR, "Invalid __clerk_redirect_url")
+            # Clerk redirects anywhere, with the dev-browser token appended (clerk-semantics §23.6): an open
+            # redirect that hands the victim's token to the target. Only the app and its satellites qualify.
+            if target.origin != request.origin and target.origin not in self._redirect_origins:
+                return RequestState.signed_out(REDIRECT_URL_NOT_ALLOWED, MSG_REDIRECT_NOT_ALLOWED)
             if carriers.dev_browser_token:
                 target = target.appending(DEV_BROWSER, carriers.dev_browser_token)
             location = target.setting(SYNCED, "true").href

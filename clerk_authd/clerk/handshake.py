@@ -20,6 +20,7 @@ from dataclasses import replace
 from typing import Any, Final
 
 from clerk_authd.clerk.backend_api import ClerkClient
+from clerk_authd.clerk.limiter import CallGuard, may_be_clerk_value
 from clerk_authd.clerk.tokens import (
     KEY_ALGORITHM_MISMATCH,
     VerifyOptions,
@@ -86,15 +87,25 @@ async def verify_handshake_token(token: str, keys: KeyResolver | None) -> dict[s
     return decoded.payload
 
 
-async def _directives(carriers: Carriers, client: ClerkClient | None, keys: KeyResolver | None) -> list[object]:
-    """``getCookiesFromHandshake``: the nonce's payload (preferred), else the handshake JWT's ``handshake``."""
-    if carriers.handshake_nonce:
+async def _directives(
+    carriers: Carriers, client: ClerkClient | None, keys: KeyResolver | None, guard: CallGuard
+) -> list[object]:
+    """``getCookiesFromHandshake``: the nonce's payload (preferred), else the handshake JWT's ``handshake``.
+
+    The nonce comes from the request, so the call goes through ``guard`` (a nonce of impossible form is not
+    sent at all), and a failure logs at info: Clerk logs it as an error, but anyone can send a bogus nonce.
+    """
+    nonce = carriers.handshake_nonce
+    if nonce:
         if client is None:
             return []
+        if not may_be_clerk_value(nonce):
+            log.info("Clerk: HandshakeService: the handshake nonce cannot be one Clerk issued; not asking Clerk")
+            return []
         try:
-            return list(await client.get_handshake_payload(carriers.handshake_nonce))
+            return list(await guard.call("handshake", nonce, lambda: client.get_handshake_payload(nonce)))
         except BackendAPIError as error:
-            log.error("Clerk: HandshakeService: error getting handshake payload: %s", error)  # noqa: TRY400 - expected
+            log.info("Clerk: HandshakeService: error getting handshake payload: %s", error)
             return []
     payload = await verify_handshake_token(carriers.handshake_token or "", keys)
     handshake = payload.get("handshake")
@@ -102,7 +113,12 @@ async def _directives(carriers: Carriers, client: ClerkClient | None, keys: KeyR
 
 
 async def resolve_handshake(
-    context: Context, options: VerifyOptions, *, client: ClerkClient | None, keys: KeyResolver | None
+    context: Context,
+    options: VerifyOptions,
+    *,
+    client: ClerkClient | None,
+    keys: KeyResolver | None,
+    guard: CallGuard,
 ) -> RequestState:
     """``resolveHandshake``: signed-in or signed-out from the handshake's cookies.
 
@@ -110,7 +126,7 @@ async def resolve_handshake(
     the session it sets does not verify (Clerk's two kinds of failure, handled differently by the caller).
     """
     headers = [("access-control-allow-origin", "null"), ("access-control-allow-credentials", "true")]
-    set_cookies, session_token = apply_directives(await _directives(context.carriers, client, keys))
+    set_cookies, session_token = apply_directives(await _directives(context.carriers, client, keys, guard))
     if context.instance.is_development:
         clean = context.request.parsed_url.without_params(HANDSHAKE, HANDSHAKE_HELP, DEV_BROWSER, HANDSHAKE_NONCE)
         headers += [("location", clean.href), ("cache-control", "no-store")]

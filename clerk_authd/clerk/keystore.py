@@ -14,7 +14,8 @@ keeps Clerk's answers (reasons, messages, actions) but changes when it fetches:
   a set that was never loaded (or has gone stale) fails closed with the last fetch error's reason.
 
 Keys are vetted one at a time by ``keys.import_jwk``, so one bad entry never takes the others down
-(jwt-attacks §3.16). When a refresh drops kids, ``on_keys_removed`` is told so cached verdicts go too.
+(jwt-attacks §3.16). When a refresh drops kids, ``on_keys_removed`` is told so cached verdicts go too; after
+every successful fetch ``on_loaded`` is told, so cached verdicts stay usable exactly as long as the keys.
 
 One class, one state machine (loaded, fresh, failing, stale), which is why this module runs past 300 lines.
 """
@@ -102,6 +103,7 @@ class KeyStore:
         clock: Callable[[], float] = time.monotonic,
         on_keys_removed: Callable[[frozenset[str]], None] | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        on_loaded: Callable[[], None] | None = None,
     ) -> None:
         self._client = client
         self._refresh_s = refresh_s
@@ -109,6 +111,7 @@ class KeyStore:
         self._stale_s = stale_s
         self._clock = clock
         self._on_keys_removed = on_keys_removed
+        self._on_loaded = on_loaded
         self._sleep = sleep
         self._keys: dict[str, VerificationKey] = {}
         self._loaded_at: float | None = None
@@ -247,6 +250,8 @@ class KeyStore:
         if removed:
             log.info("JWKS refresh retired %d key(s): %s", len(removed), ", ".join(sorted(removed)))
             self._notify_removed(removed)
+        if self._on_loaded is not None:
+            self._on_loaded()
         return True
 
     def _failed(self, failure: _Failure) -> bool:

@@ -15,18 +15,27 @@ Every failure is a ``MachineTokenRejectedError``: Clerk's ``MachineTokenVerifica
 plus the token type Clerk reports it under (for a JWT that can differ from the type its prefix suggested).
 Machine JWTs are verified by ``tokens.verify_decoded_jwt`` with no ``authorizedParties`` and no ``issuer``, as
 3.25.0 passes only ``audience`` and ``clockSkewInMs`` (§18); M2M JWTs get that audience through the session
-rule, while an OAuth JWT is checked by the OAuth rule alone (§22). Verdicts are not cached: an opaque token can
-be revoked at any moment, and Clerk asks the Backend API every time.
+rule, while an OAuth JWT is checked by the OAuth rule alone (§22).
+
+Clerk asks the Backend API about an opaque token on every request; we do not, because anyone can send opaque
+tokens and each would be a call to Clerk (the service's own rate limit at Clerk is shared with its real
+traffic). An opaque token that cannot be one Clerk issued (``limiter.may_be_clerk_value``) is answered as
+Clerk's 404 without a call; the others go through the worker's ``CallGuard`` (single flight, token bucket),
+and Clerk's answer, found or not found, is reused for ``answer_ttl_s`` (``CLERK_AUTHD_MACHINE_CACHE_S``): a
+revoked key keeps working for at most that long. Failures that say nothing about the token (unreachable,
+limited, a wrong secret key) are never reused.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Final
 
 from clerk_authd.clerk.backend_api import ClerkClient
+from clerk_authd.clerk.cache import VerifiedTokenCache, token_digest
+from clerk_authd.clerk.limiter import CallGuard, may_be_clerk_value
 from clerk_authd.clerk.tokens import DEFAULT_CLOCK_SKEW_MS, VerifyOptions, verify_decoded_jwt
 from clerk_authd.errors import BackendAPIError, TokenVerificationError
 from clerk_authd.js.values import UNDEFINED, js_json, js_truthy
@@ -63,13 +72,29 @@ MSG_INVALID_M2M_CATEGORY: Final = "Invalid M2M JWT category."
 MSG_INVALID_SECRET_KEY: Final = "Invalid secret key"
 
 
+#: the Backend API's status for a token it does not know
+STATUS_NOT_FOUND: Final = 404
+
+
+class NotFound:
+    """Clerk's 404 for an opaque token, as the answer cache keeps it (without the token)."""
+
+    __slots__ = ()
+
+
+NOT_FOUND: Final = NotFound()
+#: Clerk's JSON for a token it knows, or its 404; keyed by the token's digest
+MachineAnswers = VerifiedTokenCache[dict[str, Any] | NotFound]
+
+
 @dataclass(frozen=True, slots=True)
 class MachineVerifier:
     """Verifies machine tokens with one Backend API client, key resolver and set of options.
 
     ``client`` verifies opaque tokens (without one they fail as Clerk's calls fail without a secret key:
     ``unexpected-error``); ``keys`` resolves the signing keys of machine JWTs. ``audience`` is Clerk's
-    ``audience`` option; ``clock`` (seconds) and ``clock_skew_ms`` drive the JWT time checks.
+    ``audience`` option; ``clock`` (seconds) and ``clock_skew_ms`` drive the JWT time checks. ``guard`` bounds
+    the Backend API calls; ``answers`` (``None``: off) keeps Clerk's answers for ``answer_ttl_s`` seconds.
     """
 
     client: ClerkClient | None
@@ -77,6 +102,9 @@ class MachineVerifier:
     audience: tuple[str, ...] = ()
     clock_skew_ms: float = DEFAULT_CLOCK_SKEW_MS
     clock: Callable[[], float] = time.time
+    guard: CallGuard = field(default_factory=CallGuard)
+    answers: MachineAnswers | None = None
+    answer_ttl_s: float = 10.0
 
     async def verify(self, token: str) -> MachineAuth:
         """The authenticated machine object for ``token``, or ``MachineTokenRejectedError`` with Clerk's code.
@@ -99,18 +127,35 @@ class MachineVerifier:
     # --- opaque tokens --------------------------------------------------------------------------------
 
     async def _call_api(self, token_type: MachineTokenType, token: str) -> dict[str, Any]:
-        """The Backend API's answer for ``token``; its failures mapped as Clerk's ``handleClerkAPIError``."""
+        """The Backend API's answer for ``token`` (reused while fresh); its failures mapped as Clerk's
+        ``handleClerkAPIError``, a token of impossible form answered as Clerk's 404 without asking."""
         if self.client is None:
             raise MachineTokenRejectedError(token_type, MachineCode.UNEXPECTED_ERROR, MSG_UNEXPECTED)
+        if not may_be_clerk_value(token):
+            raise _api_failure(token_type, BackendAPIError("not a Clerk token", status=STATUS_NOT_FOUND))
+        now = self.clock()
+        known = self.answers.get(token, now) if self.answers is not None else None
+        if isinstance(known, NotFound):
+            raise _api_failure(token_type, BackendAPIError("not found (cached)", status=STATUS_NOT_FOUND))
+        if known is not None:
+            return known
         verify = {
             "m2m_token": self.client.verify_m2m_token,
             "oauth_token": self.client.verify_oauth_token,
             "api_key": self.client.verify_api_key,
         }[token_type]
         try:
-            return await verify(token)
+            answer = await self.guard.call(token_type, token_digest(token), lambda: verify(token))
         except BackendAPIError as error:
+            if error.status == STATUS_NOT_FOUND:
+                self._remember(token, NOT_FOUND, now)
             raise _api_failure(token_type, error) from error
+        self._remember(token, answer, now)
+        return answer
+
+    def _remember(self, token: str, answer: dict[str, Any] | NotFound, now: float) -> None:
+        if self.answers is not None:
+            self.answers.put(token, answer, kid=None, expires_at=now + self.answer_ttl_s, now=now)
 
     # --- JWTs -----------------------------------------------------------------------------------------
 

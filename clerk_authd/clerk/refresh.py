@@ -7,6 +7,7 @@ import logging
 from typing import Final
 
 from clerk_authd.clerk.backend_api import ClerkClient
+from clerk_authd.clerk.limiter import CallGuard, may_be_clerk_value
 from clerk_authd.clerk.tokens import VerifyOptions, verify_session_token
 from clerk_authd.errors import BackendAPIError, HandshakeError, TokenCarrier, TokenVerificationError
 from clerk_authd.js.values import js_json, js_truthy
@@ -31,11 +32,16 @@ _TIME_REASONS: Final = {
 
 
 class SessionTokenErrors:
-    """Answers a session token that failed verification; refreshes through ``client`` where Clerk would."""
+    """Answers a session token that failed verification; refreshes through ``client`` where Clerk would.
 
-    def __init__(self, client: ClerkClient | None, verify_options: VerifyOptions) -> None:
+    A refresh is triggered by request input (a real expired token can be replayed with any refresh cookie), so
+    it goes through ``guard``: one call per expired token and refresh cookie at a time, within the rate limit.
+    """
+
+    def __init__(self, client: ClerkClient | None, verify_options: VerifyOptions, guard: CallGuard) -> None:
         self._client = client
         self._verify_options = verify_options
+        self._guard = guard
 
     async def handle(self, context: Context, error: Exception, carrier: TokenCarrier) -> RequestState:
         """``handleSessionTokenError``: refresh an expired session when Clerk would, else Clerk's answer."""
@@ -75,14 +81,21 @@ class SessionTokenErrors:
         sid = decoded.payload.get("sid")
         if not js_truthy(sid):
             return None, "expired-session-token-missing-sid-claim"
+        client, refresh_token = self._client, carriers.refresh_token_in_cookie
+        if not may_be_clerk_value(refresh_token):
+            return None, "unexpected-bapi-error"  # not sent: answered as a refresh that got no answer from Clerk
         try:
-            directives = await self._client.refresh_session(
-                sid if isinstance(sid, str) else js_json(sid),
-                expired_token=expired,
-                refresh_token=carriers.refresh_token_in_cookie,
-                request_origin=request.origin,
-                request_headers={name: [value] for name, value in request.all_headers.items()},
-                suffixed_cookies=carriers.suffixed,
+            directives = await self._guard.call(
+                "refresh",
+                (expired, refresh_token),
+                lambda: client.refresh_session(
+                    sid if isinstance(sid, str) else js_json(sid),
+                    expired_token=expired,
+                    refresh_token=refresh_token,
+                    request_origin=request.origin,
+                    request_headers={name: [value] for name, value in request.all_headers.items()},
+                    suffixed_cookies=carriers.suffixed,
+                ),
             )
         except BackendAPIError as error:
             if not error.errors:

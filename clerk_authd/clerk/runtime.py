@@ -19,6 +19,8 @@ from clerk_authd.clerk.authenticate import Authenticator
 from clerk_authd.clerk.backend_api import ClerkClient
 from clerk_authd.clerk.cache import VerifiedTokenCache
 from clerk_authd.clerk.keystore import KeyStore, KeyStoreStatus
+from clerk_authd.clerk.limiter import CallGuard
+from clerk_authd.clerk.machine import MachineAnswers
 from clerk_authd.clerk.options import AuthenticateOptions
 from clerk_authd.config import Settings
 from clerk_authd.errors import AuthenticateRequestError, BackendAPIError
@@ -59,7 +61,9 @@ class ClerkRuntime:
 
     ``open()`` (a ``before_server_start`` listener) opens the client and loads the keys before the first
     request; ``close()`` (``after_server_stop``) stops the key refresh and the client within a deadline. A
-    ``clerk_client`` passed in is the caller's: used, never opened or closed here.
+    ``clerk_client`` passed in is the caller's: used, never opened or closed here. ``clock`` (epoch seconds)
+    drives token times and cache expiry, ``monotonic`` the key set's age and the Backend API rate limit; tests
+    replace both to run hours of outage without waiting.
     """
 
     def __init__(
@@ -69,9 +73,12 @@ class ClerkRuntime:
         clerk_client: ClerkClient | None = None,
         on_jwks_fetch: Callable[[str], None] | None = None,
         clock: Callable[[], float] = time.time,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.settings = settings
         self.clock = clock
+        #: the one gate for Backend API calls that requests trigger (``/metrics`` reads its ``limited`` counts)
+        self.guard = CallGuard(settings.bapi_rate, settings.bapi_burst, monotonic)
         self._owns_client = clerk_client is None and bool(settings.secret_key)
         self.client = clerk_client
         if self._owns_client:
@@ -99,15 +106,23 @@ class ClerkRuntime:
                 refresh_s=settings.jwks_refresh_s,
                 min_refetch_s=settings.jwks_min_refetch_s,
                 stale_s=settings.jwks_stale_s,
+                clock=monotonic,
                 on_keys_removed=self._forget_kids,
+                on_loaded=self._keys_loaded,
             )
             self.keys = self.keystore
+        machine_answers: MachineAnswers | None = (
+            VerifiedTokenCache(settings.cache_size) if settings.cache_size and settings.machine_cache_s else None
+        )
         self.authenticator = Authenticator(
             AuthenticateOptions.from_settings(settings),
             keys=self.keys,
             client=self.client,
             cache=self.cache,
             clock=clock,
+            guard=self.guard,
+            machine_answers=machine_answers,
+            machine_answer_ttl_s=settings.machine_cache_s,
         )
 
     async def open(self) -> None:
@@ -118,9 +133,11 @@ class ClerkRuntime:
             await self.keystore.start()
 
     async def close(self, deadline_s: float = 5.0) -> None:
-        """Stop the key refresh and close our client, giving up after ``deadline_s``."""
+        """Stop the key refresh and the Backend API calls in flight, and close our client, giving up after
+        ``deadline_s`` for each."""
         if self.keystore is not None:
             await self.keystore.close(deadline_s)
+        await self.guard.close(deadline_s)
         if self._owns_client and self.client is not None:
             try:
                 await asyncio.wait_for(self.client.close(), deadline_s)
@@ -136,6 +153,10 @@ class ClerkRuntime:
         return KeyStoreStatus(
             ready=False, loaded=False, age_s=None, last_error="no CLERK_SECRET_KEY or CLERK_JWT_KEY", kids=()
         )
+
+    def _keys_loaded(self) -> None:
+        """Fresh keys: cached verdicts are usable until the set goes stale (on the verdicts' clock)."""
+        self.authenticator.sessions.usable_until = self.clock() + self.settings.jwks_stale_s
 
     def _forget_kids(self, kids: frozenset[str]) -> None:
         if self.cache is not None:

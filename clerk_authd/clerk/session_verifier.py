@@ -2,7 +2,9 @@
 
 A verified session token is cached (``cache.VerifiedTokenCache``) until its ``exp`` plus the clock skew, keyed by
 a digest of the token: a hit skips decoding and signature checks. Only tokens that passed the type guards are
-cached, so a hit may skip them too; expired tokens miss and take the full path.
+cached, so a hit may skip them too; expired tokens miss and take the full path. Past ``usable_until`` (the key
+set went stale: Clerk unreachable for ``CLERK_AUTHD_JWKS_STALE_S``) every lookup misses, so cached verdicts fail
+closed together with fresh ones.
 """
 
 from __future__ import annotations
@@ -33,6 +35,8 @@ class SessionVerifier:
         self._skew_s = clock_skew_ms(verify_options.clock_skew_ms) / 1000
         #: ``RequestState.cache_hit`` for a session token the cache was asked about and did not know
         self.missed: bool | None = False if cache is not None else None
+        #: on ``clock``: when the keys behind the cached verdicts stop being usable (the key store moves it on)
+        self.usable_until = math.inf
 
     @property
     def caches(self) -> bool:
@@ -40,7 +44,7 @@ class SessionVerifier:
         return self._cache is not None
 
     def cached(self, token: str, now: float) -> CachedVerdict | None:
-        if self._cache is None:
+        if self._cache is None or now > self.usable_until:
             return None
         verdict = self._cache.get(token, now)
         return verdict if verdict is not None and now >= verdict.valid_from else None

@@ -19,13 +19,15 @@ from clerk_authd.cli.exits import EXIT_FAILED, EXIT_OK
 from clerk_authd.config import Settings, load_settings, read_sources
 from clerk_authd.errors import CHECKS, TokenVerificationError
 from clerk_authd.js.values import js_json
-from clerk_authd.rules.jwt import peek_jwt
+from clerk_authd.rules.jwt import looks_like_jwt, peek_jwt
 from clerk_authd.rules.request import RequestView
-from clerk_authd.rules.tokentypes import accepts_option
+from clerk_authd.rules.tokentypes import API_KEY_PREFIX, M2M_TOKEN_PREFIX, OAUTH_TOKEN_PREFIX, accepts_option
 from clerk_authd.testing.dev_issuer import dev_mint, dev_variables, refuse_live_keys, state_dir
 
 #: the variables that name a key; with none of them set, explain checks against the development issuer
 _KEY_VARIABLES: Final = ("CLERK_SECRET_KEY", "CLERK_PUBLISHABLE_KEY", "CLERK_JWT_KEY")
+#: an opaque token is secret after its type prefix, so explain shows no more of it
+_OPAQUE_PREFIXES: Final = (API_KEY_PREFIX, M2M_TOKEN_PREFIX, OAUTH_TOKEN_PREFIX)
 
 
 def explain(args: argparse.Namespace) -> int:
@@ -45,8 +47,16 @@ def explain(args: argparse.Namespace) -> int:
 
 
 def fingerprint(token: str) -> str:
-    """How explain names a token: its first characters, its length and a digest; never the whole token."""
-    return f"{token[:12]}… ({len(token)} chars, blake2b {token_digest(token).hex()[:16]})"
+    """How explain names a token: what kind it is, its length and a digest; never any of its secret.
+
+    A JWT's first characters are its base64url header (``eyJhbGciOi``), public, so they are shown; an opaque
+    token (``ak_``, ``mt_``, ``oat_``) is all secret after its prefix, so only the prefix is.
+    """
+    if looks_like_jwt(token):
+        shown = token[:12]
+    else:
+        shown = next((prefix for prefix in _OPAQUE_PREFIXES if token.startswith(prefix)), "")
+    return f"{shown}… ({len(token)} chars, blake2b {token_digest(token).hex()[:16]})"
 
 
 async def explain_token(token: str, settings: Settings) -> tuple[str, bool]:

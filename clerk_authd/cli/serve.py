@@ -87,6 +87,7 @@ def run(settings: Settings, sock: socket.socket) -> None:
     from sanic.worker.loader import AppLoader  # noqa: PLC0415 - same reason
 
     from clerk_authd.service.app import create_app  # noqa: PLC0415 - same reason
+    from clerk_authd.service.limits import protocol_of  # noqa: PLC0415 - same reason
 
     single = settings.workers == 1
     if not single and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
@@ -95,7 +96,14 @@ def run(settings: Settings, sock: socket.socket) -> None:
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = directory  # read by each worker's prometheus_client at import
     loader = AppLoader(factory=partial(create_app, settings))
     app = loader.load()
-    app.prepare(sock=sock, workers=settings.workers, single_process=single, access_log=False, motd=False)
+    app.prepare(
+        sock=sock,
+        workers=settings.workers,
+        single_process=single,
+        access_log=False,
+        motd=False,
+        protocol=protocol_of(app),
+    )
     if single:
         Sanic.serve_single(primary=app)
     else:

@@ -145,13 +145,15 @@ class Batch:
     checks: tuple[Requirement, ...]
 
 
-def parse_batch(body: object) -> Batch:
+def parse_batch(body: object, *, max_checks: int = 100) -> Batch:
     """``{"token": "<optional>", "checks": [{"permission": "org:x:y"}, {"role": "admin", "plan": "pro"}]}``.
 
     The token is one value, not an ``Authorization`` header: with whitespace in it, Clerk's header split would
     verify only its first word, so it is refused rather than read as something other than what was sent.
     A check may combine dimensions (one ``has()`` call, all of them must hold); each value is written as in
-    the query string. Anything else raises ``RequirementError`` naming the offending member.
+    the query string. Anything else raises ``RequirementError`` naming the offending member. More than
+    ``max_checks`` checks (``CLERK_AUTHD_HAS_MAX_CHECKS``) are refused before any is parsed, so a large batch
+    costs no more than a small one.
     """
     if not isinstance(body, dict):
         raise RequirementError("body", "must be a JSON object with a checks list")
@@ -166,6 +168,8 @@ def parse_batch(body: object) -> Batch:
     raw_checks = body.get("checks")
     if not isinstance(raw_checks, list) or not raw_checks:
         raise RequirementError("checks", "must be a non-empty list of objects")
+    if len(raw_checks) > max_checks:
+        raise RequirementError("checks", f"at most {max_checks} checks (CLERK_AUTHD_HAS_MAX_CHECKS)")
     return Batch(token, tuple(_batch_check(index, check) for index, check in enumerate(raw_checks)))
 
 

@@ -6,6 +6,7 @@ Both the Sanic SDK (``clerk_middleware``) and the service (``service.app.create_
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any, Final
 
@@ -37,14 +38,19 @@ def install_runtime(
     clerk_client: ClerkClient | None = None,
     on_jwks_fetch: Callable[[str], None] | None = None,
     close_deadline_s: float = 5.0,
+    clock: Callable[[], float] = time.time,
+    monotonic: Callable[[], float] = time.monotonic,
 ) -> None:
     """Give every worker of ``app`` its own ``ClerkRuntime``, opened before serving and closed after, and the
     ``AnswerPolicy`` of ``settings``. The runtime's Backend API client (``clerk_client`` when given, else its
-    own; ``None`` without a secret key) is ``app.ctx.clerk_client``, the one the verifier uses."""
+    own; ``None`` without a secret key) is ``app.ctx.clerk_client``, the one the verifier uses; ``clock`` and
+    ``monotonic`` are the runtime's (tests move them)."""
     setattr(app.ctx, _ANSWERS_ATTR, AnswerPolicy.from_settings(settings))
 
     async def open_runtime(app: AnyApp) -> None:
-        runtime = ClerkRuntime(settings, clerk_client=clerk_client, on_jwks_fetch=on_jwks_fetch)
+        runtime = ClerkRuntime(
+            settings, clerk_client=clerk_client, on_jwks_fetch=on_jwks_fetch, clock=clock, monotonic=monotonic
+        )
         await runtime.open()
         setattr(app.ctx, _RUNTIME_ATTR, runtime)
         setattr(app.ctx, CLIENT_ATTR, runtime.client)

@@ -9,9 +9,10 @@ took. It never holds a token, a cookie or a redirect URL (a handshake URL carrie
 from __future__ import annotations
 
 import logging
+import re
 import sys
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import orjson
 
@@ -86,16 +87,57 @@ class JsonFormatter(logging.Formatter):
         return orjson.dumps(body, default=str).decode("utf-8")
 
 
+#: C0 controls, DEL, C1 controls, and the Unicode line and paragraph separators: anything a terminal or a log
+#: shipper may take as the end of a line or a control sequence
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\\\\]")
+
+
+def _escaped(char: re.Match[str]) -> str:
+    found = char.group()
+    if found == "\\":
+        return "\\\\"
+    code = ord(found)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def escape_controls(text: str) -> str:
+    """``text`` on one line: every control character as ``\\xNN`` (``\\uNNNN``), and ``\\`` as ``\\\\``."""
+    return _CONTROL.sub(_escaped, text)
+
+
+def _indented(text: str) -> str:
+    """A traceback or stack under its record: each of its lines escaped and indented, never a record of its own."""
+    return "\n".join("    " + escape_controls(line) for line in text.split("\n"))
+
+
 class TextFormatter(logging.Formatter):
-    """``<time> <level> <logger> <msg> key=value ...`` for people reading a terminal."""
+    """``<time> <level> <logger> <msg> key=value ...`` for people reading a terminal.
+
+    Messages and values can carry request input (a query parameter's name, a token header's ``kid``), so every
+    control character is escaped and a record is always exactly one line: a ``%0a`` cannot forge a second one.
+    A traceback, the one multi-line part, is indented under its record.
+    """
 
     def __init__(self) -> None:
         super().__init__("%(asctime)s %(levelname)s %(name)s %(message)s")
 
+    def formatMessage(self, record: logging.LogRecord) -> str:  # noqa: N802 - logging's name
+        return escape_controls(super().formatMessage(record))
+
+    def formatException(self, ei: Any) -> str:  # noqa: N802 - logging's name
+        return _indented(super().formatException(ei))
+
+    def formatStack(self, stack_info: str) -> str:  # noqa: N802 - logging's name
+        return _indented(stack_info)
+
     def format(self, record: logging.LogRecord) -> str:
         text = super().format(record)
         fields = getattr(record, _FIELDS, {})
-        return " ".join([text, *(f"{k}={v}" for k, v in fields.items())]) if fields else text
+        if not fields:
+            return text
+        head, newline, trace = text.partition("\n")
+        pairs = (f"{escape_controls(str(k))}={escape_controls(str(v))}" for k, v in fields.items())
+        return " ".join([head, *pairs]) + newline + trace
 
 
 def configure_logging(log_format: Literal["json", "text"], level: str) -> None:

@@ -9,6 +9,7 @@ worker's values in that directory and ``render()`` adds them up. One process nee
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from typing import Final
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest, multiprocess
@@ -60,7 +61,14 @@ class Metrics:
             registry=self.registry,
             multiprocess_mode="livemax",
         )
+        self.bapi_limited = Counter(
+            "clerk_authd_bapi_limited",
+            "Requests answered without the Backend API call they asked for (CLERK_AUTHD_BAPI_RATE), by call.",
+            ["call"],
+            registry=self.registry,
+        )
         self._cache_seen = (0, 0)
+        self._limited_seen: dict[str, int] = {}
         #: each label set's children, looked up once (``labels()`` takes a lock and rebuilds the key every call)
         self._decision_children: dict[tuple[str, int, str], tuple[Counter, Histogram]] = {}
 
@@ -78,8 +86,15 @@ class Metrics:
         """Count one JWKS fetch (``ok``, ``unreachable`` or ``error``)."""
         self.jwks_fetches.labels(outcome).inc()
 
-    def sync(self, *, cache_counts: tuple[int, int] | None, key_age_s: float | None) -> None:
-        """Carry the cache's own hit/miss counters and the key-set age into the metric families.
+    def sync(
+        self,
+        *,
+        cache_counts: tuple[int, int] | None,
+        key_age_s: float | None,
+        limited: Mapping[str, int] | None = None,
+    ) -> None:
+        """Carry the cache's own hit/miss counters, the rate limit's refusals and the key-set age into the
+        metric families.
 
         The cache counts on its hot path without knowing about Prometheus; we add what changed since
         the last call, so this may run at any rate (every scrape and a slow background tick).
@@ -92,6 +107,11 @@ class Metrics:
             if misses > seen_misses:
                 self.token_cache.labels("miss").inc(misses - seen_misses)
             self._cache_seen = (hits, misses)
+        for call, count in (limited or {}).items():
+            seen = self._limited_seen.get(call, 0)
+            if count > seen:
+                self.bapi_limited.labels(call).inc(count - seen)
+                self._limited_seen[call] = count
         if key_age_s is not None:
             self.jwks_age.set(key_age_s)
 

@@ -134,7 +134,8 @@ async def has(request: Request) -> HTTPResponse:
     started = time.perf_counter()
     try:
         query = _query_requirements(request, own_url=True, accepts_only=True)
-        batch = parse_batch(orjson.loads(request.body) if request.body else None)
+        limit = runtime_of(request.app).settings.has_max_checks
+        batch = parse_batch(orjson.loads(request.body) if request.body else None, max_checks=limit)
     except orjson.JSONDecodeError as exc:
         return _bad_request("/has", RequirementError("body", f"is not JSON ({exc})"))
     except RequirementError as exc:

@@ -10,6 +10,7 @@ import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 
@@ -192,12 +193,45 @@ async def test_a_missing_azp_is_warned_about_once(prod: Env, caplog: pytest.LogC
 
 
 async def test_the_primary_answers_a_satellite_with_the_dev_browser(dev: Env) -> None:
-    """Row 3: dev primary, ``__clerk_redirect_url`` → back there with ``__clerk_db_jwt`` and ``__clerk_synced=true``."""
+    """Row 3: dev primary, ``__clerk_redirect_url`` → back there with ``__clerk_db_jwt`` and ``__clerk_synced=true``,
+    when the satellite is one of the authorized parties."""
     back = "http://localhost:4000/x?__clerk_synced=false"
     url = "http://app.test/?__clerk_redirect_url=" + back.replace("?", "%3F").replace("=", "%3D")
-    state = await dev.run(url, headers={**cookie(__clerk_db_jwt="dvb_1"), **DOC})
+    parties = ("http://localhost:4000",)
+    state = await dev.run(url, headers={**cookie(__clerk_db_jwt="dvb_1"), **DOC}, authorized_parties=parties)
     assert (state.status, state.reason) == ("handshake", "primary-responds-to-syncing")
     assert state.header("location") == "http://localhost:4000/x?__clerk_synced=true&__clerk_db_jwt=dvb_1"
+
+
+@pytest.mark.parametrize(
+    "back",
+    [
+        "https://attacker.example/c",
+        "http://app.test.attacker.example/",
+        "https://app.test/",  # another scheme is another origin
+        "http://app.test:8080/",
+        "http://localhost:4001/",
+        "javascript:alert(1)",
+    ],
+)
+async def test_a_redirect_url_outside_the_app_and_its_parties_is_signed_out_never_followed(dev: Env, back: str) -> None:
+    """Finding 2: Clerk redirects to any ``__clerk_redirect_url`` with the victim's dev-browser token appended
+    (clerk-semantics §23.6); only the request's own origin and ``CLERK_AUTHORIZED_PARTIES`` are followed."""
+    url = "http://app.test/?__clerk_redirect_url=" + quote(back, safe="")
+    state = await dev.run(
+        url, headers={**cookie(__clerk_db_jwt="dvb_victim"), **DOC}, authorized_parties=("http://localhost:4000",)
+    )
+    assert (state.status, state.reason) == ("signed-out", "redirect-url-not-allowed")
+    assert state.header("location") is None
+    assert "dvb_victim" not in repr(state.headers)
+
+
+async def test_a_redirect_url_on_the_apps_own_origin_is_followed(dev: Env) -> None:
+    """The request's own origin needs no listing (no authorized parties configured at all)."""
+    url = "http://app.test/?__clerk_redirect_url=" + quote("http://app.test/back", safe="")
+    state = await dev.run(url, headers={**cookie(__clerk_db_jwt="dvb_1"), **DOC})
+    assert (state.status, state.reason) == ("handshake", "primary-responds-to-syncing")
+    assert state.header("location") == "http://app.test/back?__clerk_db_jwt=dvb_1&__clerk_synced=true"
 
 
 async def test_an_unparsable_redirect_url_is_signed_out_not_thrown(dev: Env) -> None:
@@ -343,6 +377,16 @@ async def test_a_failed_refresh_names_its_cause_in_the_reason(prod: Env, setup: 
     jar = f"__session={expired}; __client_uat=1; __refresh_{prod.fake.cookie_suffix}=rt_other"
     state = await prod.run(headers={"cookie": jar, **DOC}, **overrides)
     assert (state.status, state.reason) == ("handshake", f"session-token-expired-refresh-{reason}")
+
+
+async def test_a_refresh_cookie_that_cannot_be_clerks_is_not_sent(prod: Env) -> None:
+    """Finding 1: a refresh cookie no Clerk endpoint could accept (over 512 characters) makes no call; the
+    request is answered as Clerk answers a refresh its Backend API could not make."""
+    expired = prod.token(session_id="sess_r", now=NOW - 3600)
+    jar = f"__session={expired}; __client_uat=1; __refresh_{prod.fake.cookie_suffix}={'r' * 600}"
+    state = await prod.run(headers={"cookie": jar, **DOC}, keys=PemKey(prod.fake.mint.public_pem))
+    assert (state.status, state.reason) == ("handshake", "session-token-expired-refresh-unexpected-bapi-error")
+    assert prod.refreshes() == []
 
 
 # --- satellites (§10) ---------------------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -9,6 +10,7 @@ import pytest
 
 from clerk_authd.clerk.backend_api import ClerkClient
 from clerk_authd.clerk.handshake import MSG_CLOCK_SKEW, resolve_handshake, verify_handshake_token
+from clerk_authd.clerk.limiter import CallGuard
 from clerk_authd.clerk.tokens import VerifyOptions
 from clerk_authd.errors import AuthenticateRequestError, HandshakeError, TokenVerificationError
 from clerk_authd.rules.carriers import Carriers
@@ -210,7 +212,9 @@ async def test_a_nonce_is_exchanged_for_cookies(fixture_mint: TokenMint, fake: F
     directives = [f"__session={token}; Path=/; Secure", "__client_uat=1666648250; Path=/"]
     fake.register_handshake_nonce("nonce_1", directives)
     view = request_view("http://example.com/dash?__clerk_handshake_nonce=nonce_1&__clerk_handshake=garbage", **DOC)
-    state = await resolve_handshake(context(view), verify_options(fixture_mint), client=client, keys=None)
+    state = await resolve_handshake(
+        context(view), verify_options(fixture_mint), client=client, keys=None, guard=CallGuard()
+    )
     assert (state.status, state.token, state.set_cookies) == ("signed-in", token, tuple(directives))
     assert dict(state.headers) == {"access-control-allow-origin": "null", "access-control-allow-credentials": "true"}
     assert fake.received[-1].path == "/v1/clients/handshake_payload"
@@ -220,17 +224,24 @@ async def test_a_nonce_is_exchanged_for_cookies(fixture_mint: TokenMint, fake: F
 async def test_an_unknown_nonce_is_logged_and_gives_no_cookies(
     fixture_mint: TokenMint, client: ClerkClient, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """A Backend API error is logged; with no session directive the answer is ``session-token-missing``."""
+    """A Backend API error is logged at info (anyone can send a bogus nonce: no error line per request); with no
+    session directive the answer is ``session-token-missing``."""
+    caplog.set_level(logging.INFO)
     view = request_view("http://example.com/?__clerk_handshake_nonce=unknown", **DOC)
-    state = await resolve_handshake(context(view), verify_options(fixture_mint), client=client, keys=None)
+    state = await resolve_handshake(
+        context(view), verify_options(fixture_mint), client=client, keys=None, guard=CallGuard()
+    )
     assert (state.status, state.reason, state.set_cookies) == ("signed-out", "session-token-missing", ())
     assert caplog.records[-1].getMessage().startswith("Clerk: HandshakeService: error getting handshake payload: ")
+    assert caplog.records[-1].levelno == logging.INFO
 
 
 async def test_without_a_client_a_nonce_gives_no_cookies(fixture_mint: TokenMint) -> None:
     """No Backend API client: no cookies, as Clerk without an ``apiClient``."""
     view = request_view("http://example.com/?__clerk_handshake_nonce=n", **DOC)
-    state = await resolve_handshake(context(view), verify_options(fixture_mint), client=None, keys=None)
+    state = await resolve_handshake(
+        context(view), verify_options(fixture_mint), client=None, keys=None, guard=CallGuard()
+    )
     assert state.reason == "session-token-missing"
 
 
@@ -315,7 +326,7 @@ async def test_development_redirects_to_the_url_without_handshake_parameters(fix
     )
     ctx = context(view, publishable_key=PK_TEST)
     state = await resolve_handshake(
-        ctx, verify_options(fixture_mint), client=None, keys=PemKey(fixture_mint.public_pem)
+        ctx, verify_options(fixture_mint), client=None, keys=PemKey(fixture_mint.public_pem), guard=CallGuard()
     )
     assert state.status == "signed-in"
     assert state.header("location") == "http://localhost:3000/dash?a=1"
@@ -331,7 +342,7 @@ async def test_development_retries_a_clock_skewed_session_with_a_day_of_toleranc
     view = request_view(f"http://localhost:3000/?__clerk_handshake={token}", **DOC)
     keys = PemKey(fixture_mint.public_pem)
     state = await resolve_handshake(
-        context(view, publishable_key=PK_TEST), verify_options(fixture_mint), client=None, keys=keys
+        context(view, publishable_key=PK_TEST), verify_options(fixture_mint), client=None, keys=keys, guard=CallGuard()
     )
     assert state.status == "signed-in"
     (record,) = caplog.records
@@ -357,7 +368,11 @@ async def test_a_session_that_does_not_verify_fails_the_handshake(
     keys = PemKey(fixture_mint.public_pem)
     with pytest.raises(HandshakeError, match="^" + message.replace("(", r"\(").replace(")", r"\)")):
         await resolve_handshake(
-            context(view, publishable_key=publishable_key), verify_options(fixture_mint), client=None, keys=keys
+            context(view, publishable_key=publishable_key),
+            verify_options(fixture_mint),
+            client=None,
+            keys=keys,
+            guard=CallGuard(),
         )
 
 
@@ -367,13 +382,15 @@ async def test_a_session_that_does_not_verify_fails_the_handshake(
 async def test_production_logs_a_bad_handshake_and_goes_on_with_the_cookies(
     fixture_mint: TokenMint, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """Prod: the failure is logged (``Clerk: unable to resolve handshake:``) and the cookies decide."""
+    """Prod: the failure is logged (``Clerk: unable to resolve handshake:``, at info: the cookie is the client's)
+    and the cookies decide."""
+    caplog.set_level(logging.INFO)
     forged = handshake_token(TokenMint.generate(kid=fixture_mint.kid), [])
     cookie = f"__clerk_handshake={forged}; __session={session(fixture_mint, azp='x')}; __client_uat=1"
     state = await pem_authenticator(fixture_mint).authenticate(request_view(cookie=cookie, **DOC))
     assert state.status == "signed-in"
-    assert [r.getMessage() for r in caplog.records] == [
-        "Clerk: unable to resolve handshake: Handshake signature is invalid."
+    assert [(r.levelno, r.getMessage()) for r in caplog.records] == [
+        (logging.INFO, "Clerk: unable to resolve handshake: Handshake signature is invalid.")
     ]
 
 
@@ -407,7 +424,8 @@ async def test_development_throws_when_the_handshake_token_fails(
 async def test_development_logs_a_session_failure_and_goes_on(
     fixture_mint: TokenMint, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """Dev: a session in the payload that does not verify is Clerk's plain ``Error``: logged, flow continues."""
+    """Dev: a session in the payload that does not verify is Clerk's plain ``Error``: logged (info), flow continues."""
+    caplog.set_level(logging.INFO)
     token = handshake_token(fixture_mint, ["__session=not-a-jwt"])
     view = request_view(f"http://localhost:3000/?__clerk_handshake={token}", **DOC)
     state = await pem_authenticator(fixture_mint, PK_TEST).authenticate(view)

@@ -20,6 +20,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from clerk_authd.cli.explain import fingerprint
 from clerk_authd.testing.fake_clerk import FakeClerk
 from tests.servers import IDENTITY_HEADERS
 
@@ -291,3 +292,18 @@ async def test_several_workers_serve_and_count_together(
     assert counted is not None
     assert float(counted.group(1)) == 20
     assert fake_clerk.jwks_fetches >= 2
+
+
+@pytest.mark.parametrize("token", ["ak_" + "s3cr3tValue" * 3, "mt_" + "s3cr3tValue" * 3, "oat_" + "s3cr3tValue" * 3])
+def test_the_fingerprint_of_an_opaque_token_shows_none_of_its_secret(token: str) -> None:
+    """Finding 8: ``explain`` printed 9 characters of an API key's secret; now only its type prefix."""
+    shown = fingerprint(token)
+    assert "s3c" not in shown
+    assert shown.startswith(token.split("_", maxsplit=1)[0] + "_…")
+    assert f"({len(token)} chars" in shown
+
+
+def test_the_fingerprint_of_a_jwt_shows_its_public_header_start() -> None:
+    """A JWT begins with its base64url header, which is public: those characters still help tell tokens apart."""
+    token = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ1In0.c2ln"
+    assert fingerprint(token).startswith("eyJhbGciOiJS…")

@@ -13,6 +13,7 @@ from urllib.parse import quote, urlsplit
 import aiohttp
 import pytest
 
+from clerk_authd.config import Settings
 from clerk_authd.rules.names import IDENTITY_HEADERS
 from clerk_authd.testing.fake_clerk import FakeClerk
 from tests.proxies.conftest import Proxy, StartProxy, Upstream, free_port
@@ -261,9 +262,10 @@ async def test_connections_to_the_service_are_kept_alive(front: Proxy, service: 
 
 
 async def test_a_post_body_never_reaches_the_service(front: Proxy, upstream: Upstream, live_clerk: FakeClerk) -> None:
-    """A body over the service's 1 MB limit would make it answer 413: the POST goes through, so the body went
-    only to the upstream (1 020 000 bytes stays under nginx's own 1 MiB default)."""
-    body = b"x" * 1_020_000
+    """A body over the service's limit (``CLERK_AUTHD_HAS_MAX_BODY``) would make it answer 413: the POST goes
+    through, so the body went only to the upstream (four times the limit, under nginx's own 1 MiB default)."""
+    body = b"x" * (4 * Settings().has_max_body)
+    assert len(body) < 1024 * 1024
     token = member_token(live_clerk)
     answer = await front.call("/upload", method="POST", headers={"Authorization": f"Bearer {token}"}, body=body)
     assert answer.status == 200, front.log()

@@ -1,0 +1,110 @@
+"""What one client may cost a worker: time to send a request, idle time, header and body size, connections.
+
+Sanic's defaults let a client hold a connection for ever by trickling header lines (every byte restarts its
+request timer), keep 1 MB bodies, and open connections until the process runs out of file descriptors, at
+which point real clients are reset. ``apply_limits`` sets, from the settings:
+
+- ``CLERK_AUTHD_REQUEST_TIMEOUT_S``: the whole request, head and body, must arrive within it from its first
+  byte (``GuardedHttpProtocol`` stops data from restarting the timer); the connection is closed after it;
+- ``CLERK_AUTHD_KEEP_ALIVE_TIMEOUT_S``: an idle keep-alive connection is closed after it;
+- ``CLERK_AUTHD_MAX_HEADER_BYTES``: a larger head is 431 naming the limit (Sanic says 413, the body status);
+- ``CLERK_AUTHD_HAS_MAX_BODY``: no endpoint takes a body but ``POST /has``, so this is every request's body
+  limit, and a larger body is 413 naming it;
+- ``CLERK_AUTHD_MAX_CONNECTIONS``: a connection beyond this many open ones in the worker is answered 503 and
+  closed at once, before anything is read, so the worker keeps descriptors for the connections it serves.
+
+Once the server is stopping, every answer closes its connection, so a request in flight at ``SIGTERM`` is
+answered and the worker exits right after it instead of at the end of the graceful timeout.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+import orjson
+from sanic import Request, Sanic
+from sanic.exceptions import PayloadTooLarge
+from sanic.http import Stage
+from sanic.models.server_types import ConnInfo
+from sanic.response import HTTPResponse
+from sanic.server.protocols.http_protocol import HttpProtocol
+
+from clerk_authd.config import Settings
+from clerk_authd.sanic.answers import with_empty_identity
+from clerk_authd.service.routes import is_decision_path
+
+#: a decision waits for Clerk at most the Backend API client's timeout (5 s); this bounds everything else
+RESPONSE_TIMEOUT_S: Final = 15.0
+_BUSY_BODY: Final = b'{"error":"too-many-connections","limit":"CLERK_AUTHD_MAX_CONNECTIONS"}'
+_BUSY: Final = (
+    b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\n"
+    b"content-length: %d\r\nconnection: close\r\ncache-control: no-store\r\n\r\n%s" % (len(_BUSY_BODY), _BUSY_BODY)
+)
+_HEADER_TOO_LARGE: Final = "Request header exceeds the size limit"
+_PROTOCOL_ATTR: Final = "clerk_protocol"
+
+
+class GuardedHttpProtocol(HttpProtocol):
+    """Sanic's HTTP/1.1 protocol with a request deadline that data cannot extend, a connection cap, and no
+    keep-alive once the server is stopping."""
+
+    def connection_made(self, transport: Any) -> None:  # Sanic's own signature is untyped
+        """Serve the connection, or answer 503 and close it when the worker already holds its cap."""
+        if len(self.connections) >= self.app.config.CLERK_AUTHD_MAX_CONNECTIONS:
+            self.transport = transport
+            self.conn_info = ConnInfo(transport, unix=self._unix)
+            transport.write(_BUSY)
+            transport.close()
+            return
+        super().connection_made(transport)  # type: ignore[no-untyped-call]  # untyped upstream
+
+    async def send(self, data: bytes) -> None:
+        """Sanic closes idle connections once when it stops; one whose request was in flight then would stay
+        open for the whole graceful timeout. While stopping, an answer is its connection's last."""
+        if self.signal.stopped and self.http is not None:
+            self.http.keep_alive = False
+        await super().send(data)  # type: ignore[no-untyped-call]  # untyped upstream
+
+    def data_received(self, data: bytes) -> None:
+        """Sanic restarts the timeout clock on every chunk; while a request is arriving it keeps its start."""
+        http = self.http
+        receiving = http is not None and http.stage is Stage.REQUEST
+        started = self._time
+        super().data_received(data)
+        if receiving:
+            self._time = started
+
+
+def apply_limits(app: Sanic[Any, Any], settings: Settings) -> None:
+    """Set the timeouts, sizes and connection cap of ``settings`` on ``app`` and answer size errors."""
+    app.config.REQUEST_TIMEOUT = settings.request_timeout_s
+    app.config.KEEP_ALIVE_TIMEOUT = settings.keep_alive_timeout_s
+    app.config.RESPONSE_TIMEOUT = RESPONSE_TIMEOUT_S
+    app.config.REQUEST_MAX_HEADER_SIZE = settings.max_header_bytes
+    app.config.REQUEST_MAX_SIZE = settings.has_max_body
+    app.config.CLERK_AUTHD_MAX_CONNECTIONS = settings.max_connections
+    setattr(app.ctx, _PROTOCOL_ATTR, GuardedHttpProtocol)
+    app.exception(PayloadTooLarge)(_too_large)
+
+
+def protocol_of(app: Sanic[Any, Any]) -> type[HttpProtocol]:
+    """The protocol a server of ``app`` must run (``GuardedHttpProtocol`` for the service, else Sanic's)."""
+    protocol: type[HttpProtocol] = getattr(app.ctx, _PROTOCOL_ATTR, HttpProtocol)
+    return protocol
+
+
+async def _too_large(request: Request, exception: PayloadTooLarge) -> HTTPResponse:
+    """431 for a head over ``CLERK_AUTHD_MAX_HEADER_BYTES``, 413 for a body over ``CLERK_AUTHD_HAS_MAX_BODY``,
+    each naming its limit; on a decision route with every identity header, empty."""
+    config = request.app.config
+    if str(exception) == _HEADER_TOO_LARGE:
+        status, limit, size = 431, "CLERK_AUTHD_MAX_HEADER_BYTES", config.REQUEST_MAX_HEADER_SIZE
+        what = "the request head"
+    else:
+        status, limit, size = 413, "CLERK_AUTHD_HAS_MAX_BODY", config.REQUEST_MAX_SIZE
+        what = "the request body"
+    body = {"error": "too-large", "limit": limit, "message": f"{what} exceeds {limit} ({size} bytes)"}
+    response = HTTPResponse(
+        orjson.dumps(body), status=status, headers={"cache-control": "no-store"}, content_type="application/json"
+    )
+    return with_empty_identity(response) if is_decision_path(request.path) else response
