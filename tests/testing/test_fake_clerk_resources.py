@@ -13,9 +13,9 @@ from clerk_authd.testing.fake_clerk import FakeClerk, StoreError
 
 
 @pytest.fixture
-async def fake() -> AsyncIterator[FakeClerk]:
-    async with FakeClerk() as server:
-        yield server
+def fake(fake_clerk: FakeClerk) -> FakeClerk:
+    """The plugin's running FakeClerk, by the shorter name these tests use."""
+    return fake_clerk
 
 
 @pytest.fixture

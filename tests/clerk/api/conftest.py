@@ -15,10 +15,9 @@ FAST_RETRY = RetryPolicy(max_retries=3, base_delay_s=0.02, max_delay_s=0.2, dead
 
 
 @pytest.fixture
-async def fake() -> AsyncIterator[FakeClerk]:
-    """A running FakeClerk."""
-    async with FakeClerk() as server:
-        yield server
+def fake(fake_clerk: FakeClerk) -> FakeClerk:
+    """The plugin's running FakeClerk, by the shorter name these tests use."""
+    return fake_clerk
 
 
 @pytest.fixture
