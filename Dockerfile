@@ -13,7 +13,8 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     CLERK_AUTHD_WORKERS=2 \
     CLERK_AUTHD_DEV_STATE=/tmp/clerk-authd
 
-RUN useradd --system --uid 10001 --user-group --no-create-home --shell /usr/sbin/nologin clerk-authd
+RUN groupadd --system --gid 10001 clerk-authd \
+    && useradd --system --uid 10001 --gid 10001 --no-create-home --shell /usr/sbin/nologin clerk-authd
 
 WORKDIR /app
 COPY pyproject.toml README.md ./

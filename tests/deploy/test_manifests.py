@@ -83,9 +83,9 @@ def test_the_image_runs_the_cli_as_a_non_root_user() -> None:
     subcommand = yaml.safe_load(cmd)[0]
     assert build_parser().parse_args([subcommand]).command == subcommand
     (user,) = facts["USER"]
-    uid = user.split(":")[0]
-    assert uid != "0"
-    assert any(f"--uid {uid}" in run for run in facts["RUN"])
+    uid, gid = user.split(":")
+    assert "0" not in (uid, gid)
+    assert any(f"--uid {uid} --gid {gid}" in run and f"groupadd --system --gid {gid}" in run for run in facts["RUN"])
 
 
 def test_the_image_listens_where_the_settings_say_and_checks_healthz() -> None:
@@ -126,7 +126,7 @@ def test_the_deployment_probes_the_service_and_runs_it_as_the_image_does() -> No
         assert path in paths
     pod = manifest("deployment.yaml")["spec"]["template"]["spec"]["securityContext"]
     assert pod["runAsNonRoot"] is True
-    assert str(pod["runAsUser"]) == dockerfile()["USER"][0].split(":")[0]
+    assert [str(pod["runAsUser"]), str(pod["runAsGroup"])] == dockerfile()["USER"][0].split(":")
     assert spec["securityContext"]["allowPrivilegeEscalation"] is False
     assert spec["securityContext"]["capabilities"]["drop"] == ["ALL"]
     assert set(spec["resources"]) == {"requests", "limits"}
