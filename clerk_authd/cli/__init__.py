@@ -6,6 +6,7 @@
     clerk-authd dev-token [--user U] [--session S] [--org O] [--role R] [--permissions P,..] [--ttl S] [--claims JSON]
     clerk-authd check [--env-file F]
     clerk-authd explain (TOKEN | -) [--env-file F]
+    clerk-authd proxy-config PROXY [--listen H:P] [--upstream URL] [--authd URL] [--requirements Q] [--file F]
     clerk-authd --version
 
 Configuration is read from the environment and ``.env`` (or ``--env-file``); flags win (api.md §1).
@@ -22,6 +23,8 @@ from clerk_authd.cli.check import check
 from clerk_authd.cli.dev_token import print_dev_token
 from clerk_authd.cli.exits import EXIT_CONFIG
 from clerk_authd.cli.explain import explain
+from clerk_authd.cli.proxy_config import add_parser as add_proxy_config
+from clerk_authd.cli.proxy_config import run as proxy_config
 from clerk_authd.cli.serve import serve
 from clerk_authd.errors import ConfigError
 from clerk_authd.version import __version__
@@ -59,6 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_argument(
         "--dev", action="store_true", help="check against the development issuer (the default when no key is set)"
     )
+    add_proxy_config(commands)
     return parser
 
 
@@ -72,6 +76,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return print_dev_token(args)
         if args.command == "check":
             return check(args)
+        if args.command == "proxy-config":
+            return proxy_config(args)
         return explain(args)
     except ConfigError as exc:
         print(f"clerk-authd: {exc}", file=sys.stderr)

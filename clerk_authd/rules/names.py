@@ -56,3 +56,6 @@ IDENTITY_HEADERS: Final = (
 )
 #: where ``/verify`` puts the URL a signed-out browser should go to (nginx reads it with ``auth_request_set``)
 REDIRECT_TO_HEADER: Final = "x-clerk-redirect-to"
+#: ``/verify`` repeats its n-th ``Set-Cookie`` in ``x-clerk-set-cookie-<n>`` (from 1): nginx's
+#: ``$upstream_http_set_cookie`` holds only the first of several, and a refresh or a handshake may set more
+SET_COOKIE_COPY_PREFIX: Final = "x-clerk-set-cookie-"

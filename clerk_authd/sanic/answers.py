@@ -28,7 +28,7 @@ from sanic.response import HTTPResponse
 from clerk_authd.config import Settings
 from clerk_authd.rules.auth import SignedInAuth
 from clerk_authd.rules.handshake import is_eligible
-from clerk_authd.rules.names import HANDSHAKE_PARAMS, IDENTITY_HEADERS, REDIRECT_TO_HEADER
+from clerk_authd.rules.names import HANDSHAKE_PARAMS, IDENTITY_HEADERS, REDIRECT_TO_HEADER, SET_COOKIE_COPY_PREFIX
 from clerk_authd.rules.verdict import Verdict
 
 NO_STORE: Final = "no-store"
@@ -135,15 +135,16 @@ class AnswerPolicy:
         """``/verify``: 200 allow, 401 signed out (where to go in ``X-Clerk-Redirect-To``), 403, 503; never 3xx."""
         wants_json = _JSON in (verdict.view.header("accept") or "")
         body = self.auth_body(verdict) if wants_json else None
+        copies = [(f"{SET_COOKIE_COPY_PREFIX}{n}", cookie) for n, cookie in enumerate(verdict.state.set_cookies, 1)]
         if verdict.keys_unavailable:
-            return self.respond(verdict, 503, body=body)
+            return self.respond(verdict, 503, body=body, extra=copies)
         if verdict.allowed:
-            return self.respond(verdict, 200, body=body)
+            return self.respond(verdict, 200, body=body, extra=copies)
         if verdict.signed_in:
-            return self.respond(verdict, 403, body=body)
+            return self.respond(verdict, 403, body=body, extra=copies)
         target = verdict.state.header("location") or self.sign_in_redirect(verdict)
         extra = [(REDIRECT_TO_HEADER, target), ("location", target)] if target else []
-        return self.respond(verdict, 401, body=body, extra=extra)
+        return self.respond(verdict, 401, body=body, extra=[*extra, *copies])
 
     def forward_auth(self, verdict: Verdict, *, with_cookies: bool = True) -> HTTPResponse:
         """``/forward-auth``, ``/ext-authz`` and ``require_auth``: 200, 307 handshake, 302 sign-in, 401/403/503 JSON.

@@ -15,8 +15,16 @@ import orjson
 from sanic import Request, Sanic
 from sanic.response import HTTPResponse
 
-from clerk_authd.rules.names import HANDSHAKE, HANDSHAKE_NONCE
-from clerk_authd.rules.request import RequestView, original_request, own_or_original_request
+from clerk_authd.rules.names import HANDSHAKE
+from clerk_authd.rules.proxied import (
+    Family,
+    carries_handshake,
+    decided_request,
+    operator_requirements,
+    original_query,
+    trusted_headers,
+)
+from clerk_authd.rules.request import RequestView, own_or_original_request
 from clerk_authd.rules.requirements import (
     NO_REQUIREMENTS,
     REQUIREMENT_NAMES,
@@ -63,33 +71,64 @@ async def _framework_answer(request: Request, exception: Exception) -> HTTPRespo
 
 
 async def verify(request: Request) -> HTTPResponse:
-    """nginx ``auth_request`` / ingress-nginx ``auth-url``: 200, 401 (+ where to go), 403, 503; never 3xx."""
-    view = original_request(request.method, request.url, node_headers(request))
-    return await _decide(request, "/verify", view, AnswerPolicy.auth_request)
+    """nginx ``auth_request`` / ingress-nginx ``auth-url``: 200, 401 (+ where to go), 403, 503; never 3xx.
+
+    The original request is ``X-Original-Method`` / ``X-Original-URL`` only (``rules.proxied``)."""
+    return await _proxied(request, "/verify", Family.ORIGINAL, AnswerPolicy.auth_request)
 
 
 async def forward_auth(request: Request) -> HTTPResponse:
-    """Traefik ForwardAuth / Caddy ``forward_auth``: the same decision with real redirects."""
-    view = original_request(request.method, request.url, node_headers(request))
-    return await _decide(request, "/forward-auth", view, AnswerPolicy.forward_auth)
+    """Traefik ForwardAuth / Caddy ``forward_auth``: the same decision with real redirects, the original request
+    from ``X-Forwarded-Method`` / ``-Proto`` / ``-Host`` / ``-Uri`` only. A request carrying a handshake is
+    completed here (307 with its cookies), since these proxies return a non-2xx answer to the browser as it is."""
+    return await _proxied(request, "/forward-auth", Family.FORWARDED, AnswerPolicy.forward_auth)
 
 
 async def ext_authz(request: Request, original_path: str = "") -> HTTPResponse:
     """Envoy ``ext_authz`` (``path_prefix: /ext-authz``): the method, path and query are the original request's,
-    so requirements cannot come from the query here."""
+    so requirements cannot come from the query here; no other family's header moves them (``Family.ENVOY``); a
+    handshake is completed in place as on ``/forward-auth``."""
     target = request.path.removeprefix(EXT_AUTHZ_PREFIX) or "/"
     url = f"{target}?{request.query_string}" if request.query_string else target
-    view = RequestView.build(request.method, url, node_headers(request))
-    return await _decide(request, EXT_AUTHZ_PREFIX, view, AnswerPolicy.forward_auth, requirements=NO_REQUIREMENTS)
+    view = RequestView.build(request.method, url, trusted_headers(Family.ENVOY, node_headers(request)))
+    answer = _complete_or_forward_auth if carries_handshake(view) else AnswerPolicy.forward_auth
+    return await _decide(request, EXT_AUTHZ_PREFIX, view, answer, requirements=NO_REQUIREMENTS)
 
 
 async def handshake(request: Request) -> HTTPResponse:
-    """Complete Clerk's handshake for the original URL: 307 back to it, clean, with every cookie."""
-    view = original_request(request.method, request.url, node_headers(request))
-    carried = any(view.query.get(name) or view.cookies.get(name) for name in (HANDSHAKE, HANDSHAKE_NONCE))
-    if not carried:
+    """Complete Clerk's handshake for the original URL (``X-Original-URL``): 307 back to it, clean, with every
+    cookie."""
+    view = decided_request(Family.ORIGINAL, request.method, request.url, node_headers(request))
+    if not carries_handshake(view):
         return _bad_request("/handshake", RequirementError(HANDSHAKE, "the original URL carries no handshake"))
     return await _decide(request, "/handshake", view, AnswerPolicy.handshake_done, requirements=NO_REQUIREMENTS)
+
+
+async def _proxied(request: Request, endpoint: str, family: Family, answer: Answer) -> HTTPResponse:
+    """A proxy's question: the original request from ``family``'s headers, the operator's requirements."""
+    headers = node_headers(request)
+    view = decided_request(family, request.method, request.url, headers)
+    if family is Family.FORWARDED and carries_handshake(view):
+        return await _decide(request, endpoint, view, _complete_or_forward_auth, requirements=NO_REQUIREMENTS)
+    query = request.query_string
+    try:
+        pairs = request.get_query_args(keep_blank_values=True)
+        requirements = operator_requirements(query, pairs, original_query(family, headers) if query else "")
+    except RequirementError as exc:
+        return _bad_request(endpoint, exc)
+    return await _decide(request, endpoint, view, answer, requirements=requirements)
+
+
+def _complete_or_forward_auth(policy: AnswerPolicy, verdict: Verdict) -> HTTPResponse:
+    """A handshake that resolved into cookies is answered as ``/handshake`` does (307 to the clean URL with them);
+    one that did not (a bad token, an unknown nonce) gets the ordinary denial, which says why."""
+    return policy.handshake_done(verdict) if verdict.state.set_cookies else policy.forward_auth(verdict)
+
+
+def _asked_about(request: Request) -> RequestView:
+    """What ``/auth`` and ``GET /has`` decide about: their own request, or the one ``X-Original-URL`` /
+    ``X-Original-Method`` name (api.md §2)."""
+    return own_or_original_request(request.method, request.url, node_headers(request))
 
 
 async def has(request: Request) -> HTTPResponse:
@@ -127,12 +166,6 @@ async def auth(request: Request) -> HTTPResponse:
 
 
 # --- the shared flow -----------------------------------------------------------------------------------------
-
-
-def _asked_about(request: Request) -> RequestView:
-    """What ``/auth`` and ``GET /has`` decide about: their own request, or the one ``X-Original-URL`` /
-    ``X-Original-Method`` name (api.md §2)."""
-    return own_or_original_request(request.method, request.url, node_headers(request))
 
 
 async def _decide(

@@ -17,6 +17,8 @@ ORIGINAL = "https://app.example.com/dash?tab=1"
 PAGE_LOAD = {"Sec-Fetch-Dest": "document", "Accept": "text/html"}
 #: what nginx sends to /verify about a page load of ORIGINAL by a browser with a Clerk client but no session
 HANDSHAKE_PAGE_LOAD = {"X-Original-URL": ORIGINAL, "Cookie": "__client_uat=1700000000", **PAGE_LOAD}
+#: what Traefik and Caddy send to /forward-auth about ORIGINAL
+FORWARDED = {"X-Forwarded-Proto": "https", "X-Forwarded-Host": "app.example.com", "X-Forwarded-Uri": "/dash?tab=1"}
 
 
 def member_token(fake: FakeClerk, **claims: object) -> str:
@@ -248,7 +250,7 @@ async def test_forward_auth_redirects_a_handshake_for_real(service: Running) -> 
 
 async def test_forward_auth_sends_a_signed_out_page_load_to_sign_in(service: Running) -> None:
     """302 to the sign-in URL with the original URL as redirect_url."""
-    answer = await service.call("/forward-auth", headers={"X-Original-URL": ORIGINAL, **PAGE_LOAD})
+    answer = await service.call("/forward-auth", headers={**FORWARDED, **PAGE_LOAD})
     assert answer.status == 302
     assert_identity_headers(answer)
     assert answer.headers["Location"] == f"{SIGN_IN_URL}?redirect_url={quote(ORIGINAL, safe='')}"
@@ -586,7 +588,7 @@ async def test_a_development_instance_hand_shakes_page_loads_without_a_dev_brows
 ) -> None:
     """On a pk_test instance every cookie-path page load needs the dev browser (dev-browser-missing)."""
     dev = await start_service(fake_clerk)
-    answer = await dev.call("/forward-auth", headers={"X-Original-URL": ORIGINAL, **PAGE_LOAD})
+    answer = await dev.call("/forward-auth", headers={**FORWARDED, **PAGE_LOAD})
     assert answer.status == 307
     assert answer.headers["X-Clerk-Auth-Reason"] == "dev-browser-missing"
 
@@ -594,7 +596,8 @@ async def test_a_development_instance_hand_shakes_page_loads_without_a_dev_brows
 async def test_handshakes_can_be_turned_off(start_service: StartService, live_clerk: FakeClerk) -> None:
     """CLERK_AUTHD_ENABLE_HANDSHAKE=false: the same reason, signed out, and the sign-in page instead."""
     running = await start_service(live_clerk, CLERK_SIGN_IN_URL=SIGN_IN_URL, CLERK_AUTHD_ENABLE_HANDSHAKE="false")
-    answer = await running.call("/forward-auth", headers=HANDSHAKE_PAGE_LOAD)
+    headers = {**FORWARDED, "Cookie": "__client_uat=1700000000", **PAGE_LOAD}
+    answer = await running.call("/forward-auth", headers=headers)
     assert answer.status == 302
     assert answer.headers["X-Clerk-Auth-Status"] == "signed-out"
     assert answer.headers["X-Clerk-Auth-Reason"] == "client-uat-but-no-session-token"

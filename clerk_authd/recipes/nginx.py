@@ -1,0 +1,143 @@
+"""nginx (``auth_request``): one file for ``nginx -p <dir> -c nginx.conf``, in front of one upstream.
+
+- ``/verify`` is asked in an internal subrequest that carries no body and sets ``X-Original-Method`` /
+  ``X-Original-URL`` itself (``proxy_set_header`` replaces the client's);
+- every identity header is copied with ``proxy_set_header``, which also drops the client's header of that name in
+  any case, even when the answer's value is empty (nginx then sends none); nginx drops every header with an
+  ``_`` in its name (``ignore_invalid_headers``), so ``X_Clerk_User_Id`` never reaches the upstream either;
+- a GET or HEAD carrying a handshake (query or cookie) is proxied to ``/handshake``, whose 307 and cookies reach
+  the browser as they are (``/handshake`` takes no other method; another one is decided by ``/verify``);
+- on a decision, nginx can read only the first ``Set-Cookie`` of a subrequest, so the service repeats each in
+  ``X-Clerk-Set-Cookie-<n>`` and the recipe adds them back;
+- a 401 goes to ``X-Clerk-Redirect-To`` (307 to the handshake, 302 to sign-in) or stays a 401 for API calls.
+"""
+
+from __future__ import annotations
+
+from clerk_authd.recipes.options import NGINX_COOKIE_COPIES, RecipeOptions, display_name
+from clerk_authd.rules.names import HANDSHAKE, HANDSHAKE_NONCE, IDENTITY_HEADERS
+
+FILE_NAME = "nginx.conf"
+
+
+def variable(header: str) -> str:
+    """The nginx variable a recipe keeps ``header`` of the auth answer in: ``x-clerk-user-id`` → ``clerk_user_id``."""
+    return header.removeprefix("x-").replace("-", "_")
+
+
+def _lines(indent: int, lines: list[str]) -> str:
+    return "\n".join(" " * indent + line for line in lines)
+
+
+def render(options: RecipeOptions) -> dict[str, str]:
+    """``nginx.conf``."""
+    cookies = [f"x-clerk-set-cookie-{n}" for n in range(1, NGINX_COOKIE_COPIES + 1)]
+    answer_headers = [*IDENTITY_HEADERS, "x-clerk-redirect-to", *cookies]
+    keep = [f"auth_request_set ${variable(h)} $upstream_http_{h.replace('-', '_')};" for h in answer_headers]
+    copy = [f"proxy_set_header {display_name(h)} ${variable(h)};" for h in IDENTITY_HEADERS]
+    clear = [f'proxy_set_header {display_name(h)} "";' for h in ("x-clerk-redirect-to", *cookies)]
+    set_cookies = [f"add_header Set-Cookie ${variable(h)} always;" for h in cookies]
+    handshake_inputs = "".join(f"$arg_{name}$cookie_{name}" for name in (HANDSHAKE, HANDSHAKE_NONCE))
+    original = [
+        "proxy_http_version 1.1;",
+        'proxy_set_header Connection "";',
+        'proxy_set_header Upgrade "";',
+        "proxy_pass_request_body off;",
+        'proxy_set_header Content-Length "";',
+        "proxy_set_header X-Original-Method $request_method;",
+        "proxy_set_header X-Original-URL $scheme://$http_host$request_uri;",
+    ]
+    text = f"""\
+# clerk-authd proxy-config nginx: nginx in front of http://{options.upstream}, asking clerk-authd at
+# http://{options.authd}. Run: nginx -p <a writable directory> -c <this file> -e stderr
+daemon off;
+worker_processes 1;
+pid nginx.pid;
+error_log stderr warn;
+
+events {{
+    worker_connections 1024;
+}}
+
+http {{
+    access_log off;
+    client_body_temp_path client_body_temp;
+    proxy_temp_path proxy_temp;
+    fastcgi_temp_path fastcgi_temp;
+    uwsgi_temp_path uwsgi_temp;
+    scgi_temp_path scgi_temp;
+    # a header with "_" in its name (X_Clerk_User_Id) is dropped, never passed on
+    ignore_invalid_headers on;
+    underscores_in_headers off;
+
+    # 1 when a GET or HEAD carries a Clerk handshake, in its query or its cookies; another method goes to
+    # /verify, which resolves the handshake too, and its cookies reach the browser with the app's answer
+    map "$request_method {handshake_inputs}" $clerk_handshake {{
+        default 0;
+        "~^(GET|HEAD) ." 1;
+    }}
+    map $http_upgrade $connection_upgrade {{
+        default upgrade;
+        "" "";
+    }}
+
+    upstream clerk_authd {{
+        server {options.authd};
+        keepalive 16;
+    }}
+    upstream app {{
+        server {options.upstream};
+        keepalive 16;
+    }}
+
+    server {{
+        listen {options.listen};
+
+        location = /_clerk_authd/verify {{
+            internal;
+            proxy_pass http://clerk_authd/verify?{options.auth_query};
+{_lines(12, original)}
+        }}
+
+        location = /_clerk_authd/handshake {{
+            internal;
+            proxy_pass http://clerk_authd/handshake;
+{_lines(12, original)}
+        }}
+
+        location / {{
+            if ($clerk_handshake) {{
+                rewrite ^ /_clerk_authd/handshake? last;
+            }}
+            auth_request /_clerk_authd/verify;
+{_lines(12, keep)}
+            # every identity header, always: an empty one removes the client's header of that name
+{_lines(12, copy)}
+{_lines(12, clear)}
+            # the cookies of a server-side refresh
+{_lines(12, set_cookies)}
+            error_page 401 = @clerk_authd_signed_out;
+            proxy_pass http://app;
+            proxy_http_version 1.1;
+            proxy_set_header Host $http_host;
+            proxy_set_header Upgrade $http_upgrade;
+            proxy_set_header Connection $connection_upgrade;
+        }}
+
+        location @clerk_authd_signed_out {{
+            # a page load goes where Clerk sends it (the handshake, 307, or the sign-in page, 302) with the
+            # answer's cookies; an API call gets 401
+{_lines(12, set_cookies)}
+            add_header Cache-Control no-store always;
+            if ($clerk_auth_status = handshake) {{
+                return 307 $clerk_redirect_to;
+            }}
+            if ($clerk_redirect_to) {{
+                return 302 $clerk_redirect_to;
+            }}
+            return 401;
+        }}
+    }}
+}}
+"""
+    return {FILE_NAME: text}
