@@ -1,16 +1,13 @@
 """Locust scenarios: the traffic a gateway sends to clerk_authd, one user class per kind of request.
 
-Run them all as a mix (``locust -f loadtests/locustfile.py``, weights below) or one at a time by naming a
-class, as ``loadtests/bench.py`` does. Each request checks the answer the service must give, so a wrong
-status counts as a Locust failure rather than as throughput.
+Run them all as a mix (``locust -f loadtests/locustfile.py``, weights below) or one at a time by naming
+a class (``loadtests/README.md`` has the headless command). Each request checks the answer the service
+must give, so a wrong status counts as a Locust failure rather than as throughput.
 
 Environment:
 - ``LOCUST_HOST`` (or ``-H``): the service, default ``http://127.0.0.1:8787`` (``clerk-authd serve``'s).
 - ``CLERK_AUTHD_LOAD_TOKENS``: the token file (``loadtests/tokens.py``) whose tokens the service's
   Clerk instance signed; needed by every scenario that sends a token.
-- ``CLERK_AUTHD_LOAD_RESULT``: optional; at the end of the run, write every request's exact latency and the
-  run's window there as JSON. Locust's own statistics round sub-100 ms latencies to whole milliseconds,
-  too coarse for a service that answers in a fraction of one on loopback.
 
 Run from the repository root: Locust puts the working directory on ``sys.path``, which makes ``loadtests``
 importable.
@@ -18,32 +15,18 @@ importable.
 
 from __future__ import annotations
 
-import json
 import os
 import random
-from array import array
-from collections import Counter
 from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
-from typing import Any
 
-from locust import FastHttpUser, constant, events, task
-from locust.env import Environment
+from locust import FastHttpUser, constant, task
 
-from loadtests import RESULT_ENV, TOKENS_ENV
+from loadtests import ORIGINAL_REQUEST, TOKENS_ENV
 from loadtests.tokens import TokenPools
 
 DEFAULT_HOST = "http://127.0.0.1:8787"
-#: what nginx's auth_request sends along: the original request the gateway decides about
-ORIGINAL_REQUEST = {
-    "X-Forwarded-Method": "GET",
-    "X-Forwarded-Proto": "https",
-    "X-Forwarded-Host": "app.example.test",
-    "X-Forwarded-Uri": "/dashboard",
-}
-#: how many distinct failure messages the result file keeps (a broken service repeats one message)
-_FAILURE_KINDS_KEPT = 10
 
 
 @cache
@@ -64,50 +47,6 @@ def fresh_tokens() -> Iterator[str]:
 def bearer(token: str) -> dict[str, str]:
     """The headers of a /verify call that presents ``token``."""
     return {**ORIGINAL_REQUEST, "Authorization": f"Bearer {token}"}
-
-
-class _Recorder:
-    """Exact latency of every request, and the window they ran in, for ``CLERK_AUTHD_LOAD_RESULT``."""
-
-    def __init__(self) -> None:
-        self.latencies_ms = array("d")
-        self.first_start = float("inf")
-        self.last_end = float("-inf")
-        self.failures: Counter[str] = Counter()
-
-    def on_request(self, response_time: float, start_time: float, exception: BaseException | None, **_: Any) -> None:
-        self.latencies_ms.append(response_time)
-        self.first_start = min(self.first_start, start_time)
-        self.last_end = max(self.last_end, start_time + response_time / 1000)
-        if exception is not None:
-            self.failures[str(exception)] += 1
-
-    def write(self, path: Path) -> None:
-        window = self.last_end - self.first_start if self.latencies_ms else 0.0
-        path.write_text(
-            json.dumps(
-                {
-                    "requests": len(self.latencies_ms),
-                    "failures": self.failures.total(),
-                    "failure_kinds": dict(self.failures.most_common(_FAILURE_KINDS_KEPT)),
-                    "window_s": window,
-                    "latencies_ms": self.latencies_ms.tolist(),
-                }
-            )
-        )
-
-
-def _record_when_asked(environment: Environment, **_: Any) -> None:
-    """On Locust's init: record every request and write the result at the end, if a result file is named."""
-    result = os.environ.get(RESULT_ENV)
-    if result:
-        recorder = _Recorder()
-        # locust's EventHook.add_listener is untyped
-        environment.events.request.add_listener(recorder.on_request)  # type: ignore[no-untyped-call]
-        environment.events.test_stop.add_listener(lambda **_: recorder.write(Path(result)))  # type: ignore[no-untyped-call]
-
-
-events.init.add_listener(_record_when_asked)  # type: ignore[no-untyped-call]  # see above
 
 
 class _GatewayUser(FastHttpUser):

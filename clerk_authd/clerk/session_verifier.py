@@ -15,7 +15,7 @@ import sys
 from collections.abc import Callable
 
 from clerk_authd.clerk.cache import VerifiedTokenCache
-from clerk_authd.clerk.tokens import VerifyOptions, clock_skew_ms, verify_session_token
+from clerk_authd.clerk.tokens import VerifiedToken, VerifyOptions, clock_skew_ms, verify_session_token
 from clerk_authd.rules.auth import signed_in_auth
 from clerk_authd.rules.cached_verdict import CachedVerdict, header_kid
 from clerk_authd.rules.claims import compact_payload
@@ -51,7 +51,14 @@ class SessionVerifier:
 
     async def verify(self, token: str) -> CachedVerdict:
         """``verifyToken`` plus the signed-in object (which can still refuse a malformed ``fea``), cached."""
-        verified = await verify_session_token(token, self._verify_options)
+        return self.remember(token, await verify_session_token(token, self._verify_options))
+
+    def remember(self, token: str, verified: VerifiedToken) -> CachedVerdict:
+        """The verdict of a token that passed ``verifyToken``, cached when the cache is on.
+
+        Split from ``verify`` so the benchmark can measure what the cache keeps per token without signing a
+        hundred thousand tokens first (``loadtests/memory.py``).
+        """
         payload = verified.payload if self._cache is None else compact_payload(verified.payload)
         starts = [math.trunc(payload[name]) for name in ("nbf", "iat") if name in payload]
         key_kid = sys.intern(verified.kid) if verified.kid is not None else None

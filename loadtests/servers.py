@@ -1,12 +1,13 @@
-"""One ``clerk-authd serve`` process for a benchmark: started on a loopback port, measured, always stopped.
+"""One server of a benchmark (``clerk-authd serve``, the Sanic floor, the ``@clerk/express`` peer): started on
+a loopback port, measured, always stopped.
 
-The service binds port 0 itself and prints ``clerk-authd: listening on <url>``; we read the URL from its log,
-so no port is picked here and freed for someone else to take before the service binds it.
+Each server binds port 0 itself and prints ``<name>: listening on <url>``; we read the URL from its log, so no
+port is picked here and freed for someone else to take before the server binds it.
 
-The service runs in its own process group and its own empty working directory (so no stray ``.env`` is
-read), with an environment holding only the configuration we pass plus the basics a process needs. Its
-memory and CPU are read from the whole process tree, since Sanic may run a manager process beside its
-workers: what an operator pays for per replica.
+A server runs in its own process group and its own empty working directory (so no stray ``.env`` is read),
+with an environment holding only the configuration we pass plus the basics a process needs. Its memory and
+CPU are read from the whole process tree, since Sanic may run a manager process beside its workers: what an
+operator pays for per replica.
 """
 
 from __future__ import annotations
@@ -35,12 +36,12 @@ _INHERITED = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "VIRTUAL_ENV", "PYTHON
 _STOP_GRACE_S = 5.0
 _LOG_TAIL_CHARS = 3000
 #: what ``clerk-authd serve`` prints once its socket is bound
-_LISTENING: Final = re.compile(r"^clerk-authd: listening on (http://\S+)$", re.MULTILINE)
+_LISTENING: Final = re.compile(r"^[\w-]+: listening on (http://\S+)$", re.MULTILINE)
 
 
 @dataclass(frozen=True, slots=True)
 class Usage:
-    """Resident memory and CPU time (user + system) of the service's process tree at one moment."""
+    """Resident memory and CPU time (user + system) of a server's process tree at one moment."""
 
     rss_bytes: int
     cpu_s: float
@@ -61,27 +62,52 @@ def log_tail(path: Path) -> str:
     return text[-_LOG_TAIL_CHARS:]
 
 
-class ServiceProcess:
-    """``clerk-authd serve`` configured by ``config`` (environment variables), on a port the system chose."""
+def http_request(
+    base_url: str, path: str, headers: Mapping[str, str] | None = None, method: str = "GET"
+) -> tuple[int, str]:
+    """``method path`` on the server at ``base_url``, with ``headers``: status and body."""
+    address = urlsplit(base_url)
+    connection = http.client.HTTPConnection(address.hostname or LOOPBACK, address.port, timeout=5)
+    try:
+        connection.request(method, path, headers=dict(headers or {}))
+        response = connection.getresponse()
+        return response.status, response.read().decode(errors="replace")
+    finally:
+        connection.close()
 
-    def __init__(self, config: Mapping[str, str], *, workers: int, workdir: Path) -> None:
-        self.log_path = workdir / "service.log"
+
+class ServerProcess:
+    """``args`` run with ``config`` as its environment, listening where it says; ready when ``ready_path``
+    answers 200."""
+
+    def __init__(
+        self, args: list[str], config: Mapping[str, str], *, workdir: Path, name: str, ready_path: str
+    ) -> None:
+        workdir.mkdir(parents=True, exist_ok=True)
+        self.name = name
+        self.log_path = workdir / f"{name}.log"
         self._workdir = workdir
+        self._ready_path = ready_path
         self._env = {name: os.environ[name] for name in _INHERITED if name in os.environ} | dict(config)
-        self._args = [*clerk_authd_command(), "serve", "--host", LOOPBACK, "--port", "0"]
-        self._args += ["--workers", str(workers)]
+        self._args = args
         self._process: subprocess.Popen[bytes] | None = None
         self._url: str | None = None
 
     @property
     def url(self) -> str:
-        """The service's base URL, as it announced it once listening."""
+        """The server's base URL, as it announced it once listening."""
         if self._url is None:
-            raise RuntimeError("the service is not listening yet")
+            raise RuntimeError(f"{self.name} is not listening yet")
         return self._url
 
+    @classmethod
+    def clerk_authd(cls, config: Mapping[str, str], *, workers: int, workdir: Path, name: str) -> ServerProcess:
+        """``clerk-authd serve`` configured by ``config``, ready once ``/readyz`` answers 200 (keys loaded)."""
+        args = [*clerk_authd_command(), "serve", "--host", LOOPBACK, "--port", "0", "--workers", str(workers)]
+        return cls(args, config, workdir=workdir, name=name, ready_path="/readyz")
+
     def start(self, ready_timeout_s: float = 30.0) -> None:
-        """Start the service, read the URL it listens on, and wait until ``/readyz`` answers 200 (keys loaded)."""
+        """Start the server, read the URL it listens on, and wait until it is ready."""
         with self.log_path.open("wb") as log:
             self._process = subprocess.Popen(  # noqa: S603  # our own entry point, arguments built above
                 self._args,
@@ -94,14 +120,14 @@ class ServiceProcess:
         deadline = time.monotonic() + ready_timeout_s
         while time.monotonic() < deadline:
             if self._process.poll() is not None:
-                raise RuntimeError(f"clerk-authd exited with {self._process.returncode}:\n{log_tail(self.log_path)}")
+                raise RuntimeError(f"{self.name} exited with {self._process.returncode}:\n{log_tail(self.log_path)}")
             if self._url is None:
                 announced = _LISTENING.search(self.log_path.read_text(errors="replace"))
                 self._url = announced.group(1) if announced is not None else None
-            if self._url is not None and self._status("/readyz") == 200:
+            if self._url is not None and self._status(self._ready_path) == 200:
                 return
             time.sleep(0.1)
-        raise RuntimeError(f"clerk-authd was not ready within {ready_timeout_s:g}s:\n{log_tail(self.log_path)}")
+        raise RuntimeError(f"{self.name} was not ready within {ready_timeout_s:g}s:\n{log_tail(self.log_path)}")
 
     def _status(self, path: str) -> int | None:
         try:
@@ -109,21 +135,14 @@ class ServiceProcess:
         except OSError:
             return None
 
-    def get(self, path: str) -> tuple[int, str]:
-        """``GET path`` on the service: status and body."""
-        address = urlsplit(self.url)
-        connection = http.client.HTTPConnection(address.hostname or LOOPBACK, address.port, timeout=5)
-        try:
-            connection.request("GET", path)
-            response = connection.getresponse()
-            return response.status, response.read().decode(errors="replace")
-        finally:
-            connection.close()
+    def get(self, path: str, headers: Mapping[str, str] | None = None, method: str = "GET") -> tuple[int, str]:
+        """``method path`` on the server, with ``headers``: status and body."""
+        return http_request(self.url, path, headers, method)
 
     def usage(self) -> Usage:
-        """Memory and CPU time of the service and every process it started."""
+        """Memory and CPU time of the server and every process it started."""
         if self._process is None:
-            raise RuntimeError("the service is not started")
+            raise RuntimeError(f"{self.name} is not started")
         root = psutil.Process(self._process.pid)
         rss, cpu = 0, 0.0
         for process in [root, *root.children(recursive=True)]:

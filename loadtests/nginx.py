@@ -1,0 +1,175 @@
+"""The benchmark's nginx: one ``auth_request`` gateway in front of a trivial upstream, with and without auth.
+
+One nginx (one worker process, like the one service worker) serves three locations that all proxy to the same
+upstream (a second server block of the same nginx answering an empty 200), so their ratios isolate the auth:
+
+- ``/plain``: no auth, the nginx floor;
+- ``/protected``: ``auth_request`` to clerk_authd's ``/verify`` on every request, identity headers copied;
+- ``/cached``: the same, through the *verdict cache* below.
+
+The verdict cache (``VERDICT_CACHE``) is what the production recipe may add as an off-by-default option:
+``proxy_cache`` on the auth location, keyed on the credentials the service decides on (``Authorization`` and
+``Cookie``) plus the requirements in the auth URI, keeping an answer exactly as long as the service's
+``Cache-Control: private, max-age=N`` allows (nginx honours ``max-age`` and ignores ``private``, which binds
+shared caches only; it never stores ``no-store``, so only allowed verdicts are kept). The trade-off: a
+session revoked at Clerk stays allowed here until its cached ``max-age`` runs out (at most the token's own
+remaining lifetime, about a minute for Clerk's session tokens), which is also true of the service's own
+verified-token cache.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import subprocess
+import time
+from pathlib import Path
+from types import TracebackType
+from typing import Final, Self
+from urllib.error import URLError
+from urllib.request import urlopen
+
+from clerk_authd.rules.verdict import IDENTITY_HEADERS
+
+#: the cache zone and the auth location's caching directives: the snippet a recipe's option would add
+VERDICT_CACHE: Final = """\
+    # verdict cache: an allowed answer is kept for the max-age the service sends, keyed on the credentials
+    proxy_cache clerk_verdicts;
+    proxy_cache_key "$request_uri|$http_authorization|$http_cookie";
+    proxy_cache_methods GET HEAD;
+    proxy_cache_valid 200 0;
+    proxy_cache_lock off;
+"""
+_CACHE_ZONE: Final = "proxy_cache_path {cache} levels=1 keys_zone=clerk_verdicts:16m max_size=256m inactive=2m;"
+_STOP_GRACE_S: Final = 5.0
+
+
+def _auth_location(name: str, service: str, cache: str) -> str:
+    return f"""
+  location = {name} {{
+    internal;
+    proxy_pass {service}/verify;
+    proxy_pass_request_body off;
+    proxy_set_header Content-Length "";
+    proxy_set_header X-Original-Method $request_method;
+    proxy_set_header X-Original-URL $scheme://$http_host$request_uri;
+{cache}  }}"""
+
+
+def _protected_location(path: str, auth: str) -> str:
+    copies = "".join(
+        f"    auth_request_set ${_var(h)} $upstream_http_{_var(h)};\n    proxy_set_header {h} ${_var(h)};\n"
+        for h in IDENTITY_HEADERS
+    )
+    return f"""
+  location = {path} {{
+    auth_request {auth};
+{copies}    proxy_pass http://upstream;
+  }}"""
+
+
+def _var(header: str) -> str:
+    return header.replace("-", "_")
+
+
+def _temp_paths(directory: Path) -> str:
+    """Every temporary path nginx may write, inside its prefix (Debian's defaults are under /var/lib)."""
+    kinds = ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+    return "".join(f"  {kind}_temp_path {directory};\n" for kind in kinds)
+
+
+def nginx_config(prefix: Path, *, listen_port: int, upstream_port: int, service_url: str) -> str:
+    """The whole nginx.conf: one worker, logs off, keep-alive to the service and to the upstream."""
+    user = "user root root;\n" if os.geteuid() == 0 else ""  # workers as root can use the prefix's files
+    return f"""{user}worker_processes 1;
+daemon off;
+pid {prefix}/nginx.pid;
+error_log {prefix}/error.log warn;
+events {{ worker_connections 1024; }}
+http {{
+  access_log off;
+{_temp_paths(prefix / "tmp")}
+  {_CACHE_ZONE.format(cache=prefix / "cache")}
+  upstream clerk_authd {{ server {service_url.removeprefix("http://")}; keepalive 64; }}
+  upstream upstream {{ server 127.0.0.1:{upstream_port}; keepalive 64; }}
+  proxy_http_version 1.1;
+  proxy_set_header Connection "";
+  server {{
+    listen 127.0.0.1:{upstream_port};
+    location / {{ return 200; }}
+  }}
+  server {{
+    listen 127.0.0.1:{listen_port};
+{_auth_location("/_auth", "http://clerk_authd", "")}
+{_auth_location("/_auth_cached", "http://clerk_authd", VERDICT_CACHE)}
+{_protected_location("/protected", "/_auth")}
+{_protected_location("/cached", "/_auth_cached")}
+  location = /plain {{ proxy_pass http://upstream; }}
+  }}
+}}
+"""
+
+
+def nginx_path() -> str:
+    """The ``nginx`` executable (Debian's ``nginx-light``), or how to get it."""
+    found = shutil.which("nginx") or next((p for p in ("/usr/sbin/nginx",) if Path(p).exists()), None)
+    if found is None:
+        raise RuntimeError("nginx is not installed (apt-get install -y nginx-light)")
+    return found
+
+
+class Nginx:
+    """nginx with ``nginx_config`` in its own prefix directory, on ports the caller got free from the kernel."""
+
+    def __init__(self, prefix: Path, *, listen_port: int, upstream_port: int, service_url: str) -> None:
+        self.prefix = prefix
+        self.url = f"http://127.0.0.1:{listen_port}"
+        for sub in ("tmp", "cache"):
+            (prefix / sub).mkdir(parents=True, exist_ok=True)
+        self._config = prefix / "nginx.conf"
+        self._config.write_text(
+            nginx_config(prefix, listen_port=listen_port, upstream_port=upstream_port, service_url=service_url)
+        )
+        self._process: subprocess.Popen[bytes] | None = None
+
+    def start(self, ready_timeout_s: float = 10.0) -> None:
+        """Start nginx and wait until ``/plain`` answers."""
+        command = [nginx_path(), "-p", str(self.prefix), "-c", str(self._config), "-e", str(self.prefix / "error.log")]
+        self._process = subprocess.Popen(  # noqa: S603  # nginx from PATH, our own config
+            command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+        )
+        deadline = time.monotonic() + ready_timeout_s
+        while time.monotonic() < deadline:
+            if self._process.poll() is not None:
+                log = (self.prefix / "error.log").read_text(errors="replace")[-2000:]
+                raise RuntimeError(f"nginx exited with {self._process.returncode}:\n{log}")
+            with contextlib.suppress(URLError, OSError), urlopen(f"{self.url}/plain", timeout=1):  # noqa: S310
+                return
+            time.sleep(0.1)
+        raise RuntimeError(f"nginx did not answer within {ready_timeout_s:g}s")
+
+    def stop(self) -> None:
+        """Stop nginx's process group (quit, then kill)."""
+        process, self._process = self._process, None
+        if process is None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(_STOP_GRACE_S)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
