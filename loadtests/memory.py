@@ -50,7 +50,7 @@ def fill(count: int) -> int:
         payload_json = orjson.dumps(claims)
         token = f"{_HEADER}.{base64.urlsafe_b64encode(payload_json).rstrip(b'=').decode()}.signature{i}"
         verdict = verifier.remember(token, VerifiedToken(payload=orjson.loads(payload_json), kid="ins_bench"))
-        verdict.identity_headers(render_identity)
+        verdict.identity_block(render_identity)
     gc.collect()
     if len(cache) != count:
         raise RuntimeError(f"the cache holds {len(cache)} verdicts, not {count}")

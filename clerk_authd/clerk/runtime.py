@@ -186,11 +186,11 @@ class ClerkRuntime:
         unmet = requirements.first_unmet(auth) if auth is not None and auth.is_authenticated else None
         verdict = state.verdict
         if verdict is not None and isinstance(auth, SignedInAuth) and auth.claims is verdict.claims:
-            identity = verdict.identity_headers(render_identity)
+            identity = verdict.identity_block(render_identity)
         else:
             identity = render_auth_identity(auth)
         cache: CacheResult | None = None if state.cache_hit is None else "hit" if state.cache_hit else "miss"
-        return Verdict(view, state, auth, unmet, self.clock(), identity=identity, kid=_kid(state), cache=cache)
+        return Verdict(view, state, auth, unmet, self.clock(), identity_block=identity, kid=_kid(state), cache=cache)
 
     async def decide(self, view: RequestView, requirements: Requirements = NO_REQUIREMENTS) -> Verdict:
         """The service's decision: authenticate (``accepts`` from the call, else the settings), then requirements."""

@@ -72,3 +72,20 @@ class Headers(Mapping[str, str]):
 
     def __repr__(self) -> str:
         return f"Headers({sorted(self._values)})"  # names only: values carry tokens
+
+
+def node_wire(value: str) -> str:
+    """``value`` held so that a UTF-8 ``surrogateescape`` writer (Sanic) puts Node's bytes on the wire: Latin-1.
+
+    Node writes a header string as Latin-1 (``é`` goes out as ``0xE9``), and every header Clerk sets is a ByteString
+    (``Headers`` refuses a character beyond U+00FF). Sanic encodes header values as UTF-8 with ``surrogateescape``,
+    under which the lone surrogate U+DC80+b is written as the single byte b (PEP 383); so each character
+    U+0080-U+00FF is held as that surrogate. ASCII passes unchanged (the hot path); a value with a character beyond
+    U+00FF, which Node cannot write at all, is left to UTF-8.
+    """
+    if value.isascii():
+        return value
+    try:
+        return value.encode("latin-1").decode("ascii", "surrogateescape")
+    except UnicodeEncodeError:
+        return value

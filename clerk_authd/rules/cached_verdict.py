@@ -9,7 +9,7 @@ from typing import Any
 
 from clerk_authd.rules.auth import SignedInAuth
 from clerk_authd.rules.claims import SessionClaims, session_identity
-from clerk_authd.rules.identity import Header, Identity
+from clerk_authd.rules.identity import Identity
 from clerk_authd.rules.jwt import peek_jwt
 
 
@@ -27,8 +27,8 @@ class CachedVerdict:
     claims: SessionClaims
     valid_from: float
     kid: str | None = None
-    #: ``identity_headers``' answer, filled on first use and shared by every hit
-    identity_headers_memo: tuple[Header, ...] | None = field(default=None, init=False, repr=False, compare=False)
+    #: ``identity_block``'s answer, filled on first use and shared by every hit
+    identity_block_memo: bytes | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def payload(self) -> dict[str, Any]:
@@ -39,16 +39,17 @@ class CachedVerdict:
         """The signed-in object for ``token`` (the token this verdict was reached for)."""
         return SignedInAuth(self.claims, token)
 
-    def identity_headers(self, render: Callable[[Identity], tuple[Header, ...]]) -> tuple[Header, ...]:
-        """``render`` of the session's identity, computed on the first call and then returned as is.
+    def identity_block(self, render: Callable[[Identity], bytes]) -> bytes:
+        """``render`` of the session's identity (its identity header lines), computed on the first call and then
+        returned as is: a hit writes these bytes without looking at a header.
 
         One renderer per verdict: the service passes its own, always the same (the answer is never re-rendered).
         """
-        headers = self.identity_headers_memo
-        if headers is None:
-            headers = render(session_identity(self.claims))
-            object.__setattr__(self, "identity_headers_memo", headers)  # a lazily filled slot of a frozen object
-        return headers
+        block = self.identity_block_memo
+        if block is None:
+            block = render(session_identity(self.claims))
+            object.__setattr__(self, "identity_block_memo", block)  # a lazily filled slot of a frozen object
+        return block
 
 
 def header_kid(token: str) -> str | None:

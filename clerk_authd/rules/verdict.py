@@ -6,10 +6,12 @@ everything an answer family (``sanic.answers.AnswerPolicy``) needs, and nothing 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Final, Literal
 
 from clerk_authd.errors import KEYS_UNAVAILABLE_REASONS
+from clerk_authd.js.headers import node_wire
 from clerk_authd.reasons import REQUIREMENT_NOT_MET, SESSION_PENDING
 from clerk_authd.rules.auth import Auth, SignedOutAuth
 from clerk_authd.rules.carriers import parse_authorization
@@ -21,24 +23,67 @@ from clerk_authd.rules.state import RequestState, header_value
 
 _SUMMARY_HEADERS: Final = IDENTITY_HEADERS[:3]
 _AUTH_HEADERS: Final = IDENTITY_HEADERS[3:]
-_EMPTY_PAIRS: Final = {name: (name, "") for name in _AUTH_HEADERS}
+#: how many distinct (status, reason, message) header blocks ``summary_block`` keeps: the allowed, signed-out and
+#: denied answers repeat a handful; once it is full (messages naming a token's dates vary), the rest are rendered
+_SUMMARY_MEMO_SIZE: Final = 256
+_summary_memo: dict[tuple[str, str, str], bytes] = {}
 
 
-def render_identity(identity: Identity) -> tuple[tuple[str, str], ...]:
-    """The identity headers of ``identity`` (all but status, reason and message); unsafe values become empty.
+def header_lines(headers: Iterable[Header]) -> bytes:
+    """``name: value\r\n`` for each header, encoded as Sanic encodes a header (UTF-8, surrogates escaped).
 
-    Pairs with an empty value are shared by every answer: a cached verdict keeps its rendering (usually half
-    empty) for as long as it is cached, so they would otherwise be a copy per cached token.
+    Every value here passed ``header_value`` (no CR, LF or NUL), so this is exactly what Sanic would write for
+    them, rendered once instead of on every answer.
     """
-    return tuple(
-        (name, stored) if (stored := header_value(value)) else _EMPTY_PAIRS[name]
-        for name, value in zip(_AUTH_HEADERS, identity, strict=True)
-    )
+    return b"".join(f"{name}: {value}\r\n".encode(errors="surrogateescape") for name, value in headers)
 
 
-def render_auth_identity(auth: Auth | None) -> tuple[Header, ...]:
-    """The identity headers of ``auth`` (all but status, reason and message); unsafe values become empty."""
-    return render_identity(auth.identity if auth is not None else Identity())
+def parse_header_lines(block: bytes) -> tuple[Header, ...]:
+    """``header_lines`` read back, for callers that want pairs rather than bytes."""
+    decoded = block.decode(errors="surrogateescape")
+    return tuple((name, value) for name, _, value in (line.partition(": ") for line in decoded.split("\r\n")[:-1]))
+
+
+def render_identity(identity: Identity) -> bytes:
+    """The identity header lines of ``identity`` (all but status, reason and message); unsafe values are empty."""
+    return header_lines((name, header_value(value) or "") for name, value in zip(_AUTH_HEADERS, identity, strict=True))
+
+
+_NO_ONE: Final = Identity()
+#: the renderings of signed-out identities, which differ only in token type and session status (a few)
+_anonymous_memo: dict[Identity, bytes] = {}
+
+
+def render_auth_identity(auth: Auth | None) -> bytes:
+    """The identity header lines of ``auth`` (all but status, reason and message); unsafe values are empty.
+
+    A signed-out auth object names no one, so its lines are one of a few, rendered once each.
+    """
+    identity = auth.identity if auth is not None else _NO_ONE
+    if identity.user_id or identity.machine_id or identity.client_id:
+        return render_identity(identity)
+    block = _anonymous_memo.get(identity)
+    if block is None:
+        block = render_identity(identity)
+        if len(_anonymous_memo) < _SUMMARY_MEMO_SIZE:
+            _anonymous_memo[identity] = block
+    return block
+
+
+def summary_block(summary: tuple[str, str, str]) -> bytes:
+    """The status, reason and message header lines of a summary (``Verdict.summary``), memoized while few.
+
+    These three are Clerk's own headers (its ``withDebugHeaders``), so they go out as Node writes them (Latin-1,
+    ``node_wire``); the identity lines are ours and stay UTF-8.
+    """
+    block = _summary_memo.get(summary)
+    if block is None:
+        block = header_lines(
+            (name, node_wire(header_value(value) or "")) for name, value in zip(_SUMMARY_HEADERS, summary, strict=True)
+        )
+        if len(_summary_memo) < _SUMMARY_MEMO_SIZE:
+            _summary_memo[summary] = block
+    return block
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,8 +96,8 @@ class Verdict:
     auth: Auth | None
     unmet: Requirement | None
     now: float
-    #: the auth object's identity headers (``AnswerPolicy.render_identity``), rendered once per cached verdict
-    identity: tuple[tuple[str, str], ...]
+    #: the auth object's identity header lines (``render_identity``), rendered once per cached verdict
+    identity_block: bytes
     #: for the decision log: the key that signed the token, and whether the verified-token cache answered
     kid: str | None = None
     cache: Literal["hit", "miss"] | None = None
@@ -95,10 +140,19 @@ class Verdict:
         status, reason, message = self.summary()
         return {"status": status, "reason": reason or None, "message": message or None}
 
-    def identity_headers(self) -> list[Header]:
-        """Every identity header, each present: the verdict's status, reason and message, then the auth's."""
-        summary = self.summary()
-        return [
-            *((name, header_value(value) or "") for name, value in zip(_SUMMARY_HEADERS, summary, strict=True)),
-            *self.identity,
-        ]
+    @property
+    def identity(self) -> tuple[Header, ...]:
+        """The auth object's identity headers as pairs (``identity_block`` read back)."""
+        return parse_header_lines(self.identity_block)
+
+    def header_block(self) -> bytes:
+        """Every identity header line, each present: the verdict's status, reason and message, then the auth's.
+
+        What an answer writes as it is (``sanic.answers.IdentityResponse``): for a cache hit, two blocks of bytes
+        rendered before, joined.
+        """
+        return summary_block(self.summary()) + self.identity_block
+
+    def identity_headers(self) -> tuple[Header, ...]:
+        """``header_block`` as pairs."""
+        return parse_header_lines(self.header_block())

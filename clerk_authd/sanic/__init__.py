@@ -26,10 +26,11 @@ from sanic.response import BaseHTTPResponse, HTTPResponse
 
 from clerk_authd.clerk.backend_api import ClerkClient
 from clerk_authd.config import Settings
+from clerk_authd.js.headers import node_wire
 from clerk_authd.rules.auth import Auth, auth_for_accepted_token, signed_out_auth
 from clerk_authd.rules.requirements import Requirements, parse_requirement
 from clerk_authd.rules.state import RequestState
-from clerk_authd.sanic.answers import node_wire
+from clerk_authd.sanic.answers import sets_header
 from clerk_authd.sanic.express_options import settings_from_options
 from clerk_authd.sanic.install import (
     MSG_MIDDLEWARE_REQUIRED,
@@ -93,7 +94,7 @@ async def _append_clerk_headers(request: Request, response: BaseHTTPResponse) ->
     if not isinstance(state, RequestState):
         return
     for name, value in state.headers:
-        if name not in response.headers:
+        if not sets_header(response, name):
             response.headers.add(name, node_wire(value))
     for cookie in state.set_cookies:
         response.headers.add("set-cookie", node_wire(cookie))

@@ -16,16 +16,18 @@ them never forwards a value the client injected; only an allowed answer may be c
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Final
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import orjson
 from sanic.compat import Header
-from sanic.response import HTTPResponse
+from sanic.http import Http
+from sanic.response import BaseHTTPResponse, HTTPResponse
 
 from clerk_authd.config import Settings
+from clerk_authd.js.headers import node_wire
 from clerk_authd.rules.auth import SignedInAuth
 from clerk_authd.rules.handshake import is_eligible
 from clerk_authd.rules.names import HANDSHAKE_PARAMS, IDENTITY_HEADERS, REDIRECT_TO_HEADER, SET_COOKIE_COPY_PREFIX
@@ -35,27 +37,54 @@ NO_STORE: Final = "no-store"
 _INVALID_TOKEN_CHALLENGE: Final = 'Bearer error="invalid_token"'
 _JSON: Final = "application/json"
 _TEXT: Final = "text/plain; charset=utf-8"
+_NO_STORE_LINE: Final = f"cache-control: {NO_STORE}\r\n".encode()
+_NO_MAX_AGE_LINE: Final = b"cache-control: private, max-age=0\r\n"
 
 
-#: the headers of a decision answer that are Clerk's (its ``withDebugHeaders``), written as Node writes them
-_CLERK_SUMMARY_HEADERS: Final = frozenset(IDENTITY_HEADERS[:3])
+#: every identity block starts with this header's line (``Verdict.header_block``)
+_FIRST_NAME: Final = IDENTITY_HEADERS[0].encode()
+_FIRST_VALUE_AT: Final = len(_FIRST_NAME) + 2
 
 
-def node_wire(value: str) -> str:
-    """``value`` held so that Sanic puts Node's bytes on the wire: one byte per character, Latin-1.
+class IdentityResponse(HTTPResponse):
+    """An ``HTTPResponse`` whose identity headers are written as one block of bytes rendered before.
 
-    Node writes a header string as Latin-1 (``é`` goes out as ``0xE9``), and every header Clerk sets is a ByteString
-    (``Headers`` refuses a character beyond U+00FF). Sanic encodes header values as UTF-8 with ``surrogateescape``,
-    under which the lone surrogate U+DC80+b is written as the single byte b (PEP 383); so each character
-    U+0080-U+00FF is held as that surrogate. ASCII passes unchanged (the hot path); a value with a character beyond
-    U+00FF, which Node cannot write at all, is left to Sanic's UTF-8.
+    Sanic's response API takes headers only as a ``Header`` of strings, which it sanitizes, encodes and formats
+    one by one on every answer (``processed_headers``, ``format_http1_response``): for the fifteen identity
+    headers and ``Cache-Control`` that was about half of a cached ``/verify``'s CPU. A cached verdict keeps its
+    identity lines as bytes (``CachedVerdict.identity_block``), so this subclass hands them to Sanic's HTTP/1
+    writer as they are: after the few headers of ``headers`` (Sanic's own, and the rare ones an answer adds), the
+    block as one ``(name, value)`` pair whose value runs over the block's remaining lines, so that the writer's
+    ``name: value\r\n`` is exactly the block. Anywhere else (ASGI, HTTP/3), which wants real pairs, the block is
+    split into them. ``headers`` never holds an identity header (``sets_header`` says which the block holds).
     """
-    if value.isascii():
-        return value
-    try:
-        return value.encode("latin-1").decode("ascii", "surrogateescape")
-    except UnicodeEncodeError:
-        return value
+
+    __slots__ = ("identity_block",)
+
+    def __init__(
+        self, body: bytes | None, *, status: int, headers: Header, content_type: str, identity_block: bytes
+    ) -> None:
+        super().__init__(body, status=status, headers=headers, content_type=content_type)
+        self.identity_block = identity_block
+
+    @property
+    def processed_headers(self) -> Iterator[tuple[bytes, bytes]]:
+        yield from super().processed_headers
+        if isinstance(self.stream, Http):
+            yield _FIRST_NAME, self.identity_block[_FIRST_VALUE_AT:-2]
+        else:
+            for line in self.identity_block[:-2].split(b"\r\n"):
+                name, _, value = line.partition(b": ")
+                yield name, value
+
+
+def sets_header(response: BaseHTTPResponse, name: str) -> bool:
+    """Whether ``response`` carries the header ``name`` (lowercase), in its ``headers`` or its identity block."""
+    return name in response.headers or (isinstance(response, IdentityResponse) and name in _BLOCK_NAMES)
+
+
+#: what an ``IdentityResponse``'s block may hold: the identity headers and the cache lines (``_cache_lines``)
+_BLOCK_NAMES: Final = frozenset((*IDENTITY_HEADERS, "cache-control", "x-accel-expires"))
 
 
 def sign_in_location(sign_in_url: str, return_param: str, original_url: str) -> str:
@@ -82,14 +111,26 @@ class AnswerPolicy:
 
     # -- pieces ------------------------------------------------------------------------------------------
 
-    def cache_control(self, verdict: Verdict) -> str:
-        """``private, max-age=<until exp less the skew>`` for an allowed answer, ``no-store`` for the rest."""
+    def max_age(self, verdict: Verdict) -> int | None:
+        """The ``max-age`` of ``Cache-Control: private, max-age=``: how long an allowed answer may be kept (seconds
+        until exp less the skew; 0 without a usable exp, as for machine tokens); ``None``: ``no-store``."""
         if not verdict.allowed:
-            return NO_STORE
+            return None
         exp = verdict.auth.session_claims.get("exp") if isinstance(verdict.auth, SignedInAuth) else None
         if not isinstance(exp, int | float) or isinstance(exp, bool) or not math.isfinite(exp):
-            return "private, max-age=0"
-        return f"private, max-age={max(0, math.floor(exp - verdict.now - self.skew_s))}"
+            return 0
+        return max(0, math.floor(exp - verdict.now - self.skew_s))
+
+    def _cache_lines(self, verdict: Verdict) -> bytes:
+        """The ``Cache-Control`` line; an allowed answer kept longer than 0 s also says so to nginx's cache in
+        ``X-Accel-Expires``, which nginx honours where it refuses any ``Cache-Control`` with ``private`` (the
+        verdict cache of ``loadtests/nginx.py``); other clients ignore it."""
+        max_age = self.max_age(verdict)
+        if max_age is None:
+            return _NO_STORE_LINE
+        if max_age == 0:
+            return _NO_MAX_AGE_LINE
+        return b"cache-control: private, max-age=%d\r\nx-accel-expires: %d\r\n" % (max_age, max_age)
 
     def sign_in_redirect(self, verdict: Verdict) -> str | None:
         """The sign-in URL (with the return parameter) for a signed-out browser navigation, else ``None``.
@@ -109,15 +150,15 @@ class AnswerPolicy:
         body: Mapping[str, object] | None = None,
         extra: Iterable[tuple[str, str]] = (),
         with_cookies: bool = True,
+        never_cache: bool = False,
     ) -> HTTPResponse:
-        """A decision answer: identity headers, ``Cache-Control``, ``extra``, the state's cookies, JSON body."""
-        headers = Header(
-            [
-                (name, node_wire(value) if name in _CLERK_SUMMARY_HEADERS else value)
-                for name, value in verdict.identity_headers()
-            ]
-        )
-        headers["cache-control"] = self.cache_control(verdict)
+        """A decision answer: identity headers, ``Cache-Control`` (``no-store`` if ``never_cache``), ``extra``, the
+        state's cookies, JSON body.
+
+        The identity and cache lines are one block of bytes (``IdentityResponse``); ``headers`` holds only what
+        varies with the answer's kind, usually nothing.
+        """
+        headers = Header()
         for name, value in extra:
             headers.add(name, node_wire(value))
         if status == 401 and verdict.bearer_rejected:
@@ -125,9 +166,12 @@ class AnswerPolicy:
         if with_cookies:
             for cookie in verdict.state.set_cookies:
                 headers.add("set-cookie", node_wire(cookie))
+        block = verdict.header_block() + (_NO_STORE_LINE if never_cache else self._cache_lines(verdict))
         if body is None:
-            return HTTPResponse(None, status=status, headers=headers, content_type=_TEXT)
-        return HTTPResponse(orjson.dumps(body), status=status, headers=headers, content_type=_JSON)
+            return IdentityResponse(None, status=status, headers=headers, content_type=_TEXT, identity_block=block)
+        return IdentityResponse(
+            orjson.dumps(body), status=status, headers=headers, content_type=_JSON, identity_block=block
+        )
 
     # -- families ----------------------------------------------------------------------------------------
 
@@ -204,9 +248,7 @@ class AnswerPolicy:
         clean = verdict.view.parsed_url.without_params(*HANDSHAKE_PARAMS).href
         location = verdict.state.header("location") or clean
         cors = [(name, value) for name, value in verdict.state.headers if name.startswith("access-control-")]
-        response = self.respond(verdict, 307, extra=[("location", location), *cors])
-        response.headers["cache-control"] = NO_STORE
-        return response
+        return self.respond(verdict, 307, extra=[("location", location), *cors], never_cache=True)
 
 
 def with_empty_identity(response: HTTPResponse) -> HTTPResponse:

@@ -297,7 +297,7 @@ async def test_a_refused_token_is_a_miss_and_a_request_without_one_asks_no_cache
 
 
 async def test_the_identity_headers_are_rendered_once_per_cached_verdict(fixture_mint: TokenMint) -> None:
-    """``identity_headers`` renders on its first call and returns that same tuple to every later hit; the
+    """``identity_block`` renders on its first call and returns those same bytes to every later hit; the
     rendering holds no token."""
     authenticator, cache = cached_authenticator(mock_jwks())
     token = org_member(fixture_mint, "a")
@@ -306,12 +306,12 @@ async def test_the_identity_headers_are_rendered_once_per_cached_verdict(fixture
     assert verdict is not None
     rendered: list[object] = []
 
-    def render(identity: object) -> tuple[tuple[str, str], ...]:
+    def render(identity: object) -> bytes:
         rendered.append(identity)
-        return (("x-clerk-user-id", "user_a"),)
+        return b"x-clerk-user-id: user_a\r\n"
 
-    first = verdict.identity_headers(render)
-    assert verdict.identity_headers(render) is first
+    first = verdict.identity_block(render)
+    assert verdict.identity_block(render) is first
     assert rendered == [SignedInAuth(verdict.claims, token).identity]
     secrets = [token, *token.split(".")]
     texts = [item for item in reachable(verdict) if isinstance(item, str | bytes)]

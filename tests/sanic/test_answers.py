@@ -10,7 +10,6 @@ import pytest
 from multidict import CIMultiDict, CIMultiDictProxy
 
 from clerk_authd.rules.names import IDENTITY_HEADERS
-from clerk_authd.sanic.answers import node_wire
 from tests.servers import DEADLINE_S, Answer, Running, assert_identity_headers
 
 #: what a client might inject, hoping a proxy forwards it
@@ -83,17 +82,3 @@ async def test_an_oversized_body_on_a_decision_route_is_413_with_empty_identity(
     answer = await raw_exchange(service.url, head)
     assert answer.status == 413
     assert_empty_identity(answer)
-
-
-@pytest.mark.parametrize(
-    ("value", "wire"),
-    [
-        ("plain", b"plain"),
-        ("caf\u00e9 \u00ff", b"caf\xe9 \xff"),
-        ("\u263a beyond Latin-1", "\u263a".encode() + b" beyond Latin-1"),
-    ],
-)
-def test_node_wire_puts_nodes_bytes_on_the_wire(value: str, wire: bytes) -> None:
-    """What Sanic writes for ``node_wire(value)`` (UTF-8 with ``surrogateescape``) is Node's Latin-1; a character
-    Node cannot write at all is left to UTF-8."""
-    assert node_wire(value).encode("utf-8", "surrogateescape") == wire
