@@ -49,6 +49,8 @@ def create_app(
     configure_logging(settings.log_format, settings.log_level)
     app: Sanic[Any, Any] = Sanic(name, configure_logging=False)
     app.config.ACCESS_LOG = False
+    app.config.KEEP_ALIVE = True  # a proxy's auth subrequests reuse their connections (nginx upstream keepalive)
+    app.config.USE_UVLOOP = True  # Sanic would pick it when installed; a dependency now, so say it
     app.config.MOTD = False
     app.config.FALLBACK_ERROR_FORMAT = "json"
     app.config.GRACEFUL_SHUTDOWN_TIMEOUT = _STOP_DEADLINE_S
@@ -103,4 +105,5 @@ async def _stop_metrics_sync(app: Sanic[Any, Any]) -> None:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await asyncio.wait_for(task, _STOP_DEADLINE_S)
+    sync_metrics(metrics_of(app), runtime_of(app))  # the decisions tallied since the last tick
     forget_process(os.getpid())

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import io
 import json
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
 
+from clerk_authd.service import logging as decision_logging
+from clerk_authd.service.logging import DecisionLine, configure_logging, log_decision
 from clerk_authd.testing.fake_clerk import FakeClerk
 from tests.servers import Running, bearer
 
@@ -77,3 +81,24 @@ async def test_a_bad_request_is_logged_with_its_parameter(
     lines = [json.loads(line) for line in capsys.readouterr().err.splitlines() if line.startswith("{")]
     (warning,) = [line for line in lines if line.get("msg") == "bad request"]
     assert (warning["level"], warning["endpoint"], warning["parameter"]) == ("warning", "/verify", "colour")
+
+
+@pytest.mark.parametrize("status", [200, 503])
+def test_the_direct_line_is_the_one_the_logging_module_writes(monkeypatch: pytest.MonkeyPatch, status: int) -> None:
+    """Where our JSON handler is the only one, a decision line skips the logging module's records; it is the line
+    ``JsonFormatter`` writes for the same decision (fields, order, level), but for its own timestamp."""
+    configure_logging("json", "INFO")
+    handler = decision_logging._json_handler
+    assert handler is not None
+    stream = io.StringIO()
+    monkeypatch.setattr(handler, "stream", stream)
+    monkeypatch.setattr(logging.root, "handlers", [handler])
+    line = DecisionLine("/verify", status, "signed-in", None, "user_1", "kid_1", "hit", 0.1234, requirement="role=x")
+    log_decision(line, debug=False)
+    monkeypatch.setattr(logging.root, "handlers", [handler, logging.NullHandler()])  # another handler: via logging
+    log_decision(line, debug=False)
+    direct, through_logging = [json.loads(text) for text in stream.getvalue().splitlines()]
+    assert direct.pop("ts") > 0
+    assert through_logging.pop("ts") > 0
+    assert list(direct.items()) == list(through_logging.items())
+    assert direct["level"] == ("info" if status < 500 else "warning")
