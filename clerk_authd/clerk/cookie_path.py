@@ -37,7 +37,7 @@ from clerk_authd.reasons import (
 )
 from clerk_authd.rules.cached_verdict import CachedVerdict
 from clerk_authd.rules.handshake import Context, maybe_handshake
-from clerk_authd.rules.jwt import decode_jwt, decode_jwt_loosely
+from clerk_authd.rules.jwt import DecodedJwt, decode_jwt, decode_jwt_loosely
 from clerk_authd.rules.keys import KeyResolver
 from clerk_authd.rules.names import DEV_BROWSER, REDIRECT_URL, SYNCED
 from clerk_authd.rules.org_activation import organization_sync
@@ -152,16 +152,19 @@ class CookiePath:
     async def _session_cookie_state(
         self, context: Context, token: str, verdict: CachedVerdict | None, hit: bool | None
     ) -> RequestState:
+        decoded: DecodedJwt | None = None  # decoded once on a miss, for the guards, iat and verification
         if verdict is None:
             try:
-                payload = decode_jwt(token).payload
+                decoded = decode_jwt(token)
             except TokenVerificationError as error:
                 # Clerk decodes the cookie leniently here; verification then refuses it with Clerk's reason
                 lenient = decode_jwt_loosely(token)
                 if lenient is None:
                     return await self._errors.handle(context, error, "cookie")
                 payload = lenient.payload
-            if is_machine_jwt(token) or has_non_session_jwt_category(token):
+            else:
+                payload = decoded.payload
+            if is_machine_jwt(token, decoded) or has_non_session_jwt_category(token, decoded):
                 return RequestState.signed_out(TOKEN_TYPE_MISMATCH)
         else:
             payload = verdict.payload
@@ -169,7 +172,7 @@ class CookiePath:
             return maybe_handshake(context, SESSION_TOKEN_IAT_BEFORE_CLIENT_UAT, "")
         if verdict is None:
             try:
-                verdict = await self._sessions.verify(token)
+                verdict = await self._sessions.verify(token, decoded)
             except Exception as error:  # Clerk maps every failure here, TokenVerificationError or not
                 return await self._errors.handle(context, error, "cookie")
         if not payload.get("azp") and not self._warned_azp:

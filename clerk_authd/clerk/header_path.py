@@ -11,6 +11,7 @@ from clerk_authd.clerk.refresh import SessionTokenErrors
 from clerk_authd.clerk.session_verifier import SessionVerifier
 from clerk_authd.reasons import TOKEN_TYPE_MISMATCH
 from clerk_authd.rules.handshake import Context
+from clerk_authd.rules.jwt import DecodedJwt, peek_jwt
 from clerk_authd.rules.machine_auth import MachineTokenRejectedError
 from clerk_authd.rules.state import RequestState
 from clerk_authd.rules.tokentypes import (
@@ -37,9 +38,12 @@ class HeaderPath:
         self._machines = machines
 
     async def session(self, context: Context, token: str) -> RequestState:
-        if is_machine_jwt(token) or has_non_session_jwt_category(token):
+        """Only session tokens accepted (the default): the token is decoded once, for both type guards and the
+        verification."""
+        decoded = peek_jwt(token)
+        if is_machine_jwt(token, decoded) or has_non_session_jwt_category(token, decoded):
             return RequestState.signed_out(TOKEN_TYPE_MISMATCH)
-        return await self._verify_session(context, token)
+        return await self._verify_session(context, token, decoded)
 
     async def any(self, context: Context, token: str, accepts: AcceptsToken) -> RequestState:
         if is_machine_token(token):
@@ -70,9 +74,9 @@ class HeaderPath:
             return RequestState.signed_out(error.code, error.full_message(), token_type=error.token_type)
         return RequestState.signed_in(auth, token)
 
-    async def _verify_session(self, context: Context, token: str) -> RequestState:
+    async def _verify_session(self, context: Context, token: str, decoded: DecodedJwt | None = None) -> RequestState:
         try:
-            verdict = await self._sessions.verify(token)
+            verdict = await self._sessions.verify(token, decoded)
         except Exception as error:  # Clerk maps every failure here, TokenVerificationError or not
             return await self._errors.handle(context, error, "header")
         return RequestState.signed_in(verdict.signed_in(token), token, cache_hit=self._sessions.missed, verdict=verdict)

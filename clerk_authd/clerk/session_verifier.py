@@ -19,6 +19,7 @@ from clerk_authd.clerk.tokens import VerifiedToken, VerifyOptions, clock_skew_ms
 from clerk_authd.rules.auth import signed_in_auth
 from clerk_authd.rules.cached_verdict import CachedVerdict, header_kid
 from clerk_authd.rules.claims import compact_payload
+from clerk_authd.rules.jwt import DecodedJwt
 
 log = logging.getLogger(__name__)
 
@@ -49,9 +50,12 @@ class SessionVerifier:
         verdict = self._cache.get(token, now)
         return verdict if verdict is not None and now >= verdict.valid_from else None
 
-    async def verify(self, token: str) -> CachedVerdict:
-        """``verifyToken`` plus the signed-in object (which can still refuse a malformed ``fea``), cached."""
-        return self.remember(token, await verify_session_token(token, self._verify_options))
+    async def verify(self, token: str, decoded: DecodedJwt | None = None) -> CachedVerdict:
+        """``verifyToken`` plus the signed-in object (which can still refuse a malformed ``fea``), cached.
+
+        ``decoded`` is the token's ``peek_jwt``, when the caller has it, so the token is not decoded again.
+        """
+        return self.remember(token, await verify_session_token(token, self._verify_options, decoded))
 
     def remember(self, token: str, verified: VerifiedToken) -> CachedVerdict:
         """The verdict of a token that passed ``verifyToken``, cached when the cache is on.

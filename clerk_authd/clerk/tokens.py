@@ -24,7 +24,8 @@ and run after Clerk's checks, so whenever Clerk rejects a token we reject it wit
 the refresh and handshake flows. ``sid`` is not required by default because Clerk's ``verifyToken`` also
 verifies JWT-template tokens, which carry none; the service turns it on (``from_settings``).
 
-joserfc does the RSA arithmetic; its exceptions are translated here and nowhere else. Messages are rendered as
+joserfc imports and checks the keys (``rules/keys.py``); the RSA arithmetic is ``cryptography``'s, on the key
+object joserfc checked, and its exceptions are translated here and nowhere else. Messages are rendered as
 JavaScript renders them (``JSON.stringify``, ``Date.toUTCString``) because Clerk's messages are part of the
 contract: debug headers, logs and the conformance table compare them byte for byte.
 
@@ -40,8 +41,9 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
-from joserfc.errors import JoseError
-from joserfc.jwa import RSAAlgorithm
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding
 
 from clerk_authd.errors import Action, TokenVerificationError
 from clerk_authd.js.values import MAX_DATE_MS, UNDEFINED, js_json, js_time_ms, js_truthy
@@ -62,7 +64,8 @@ KEY_ALGORITHM_MISMATCH: Final = 'Error: JWK "alg" does not match the requested a
 #: JWE and nesting markers, and keys or key URLs that a token must never choose for itself.
 FORBIDDEN_HEADER_MEMBERS: Final = ("crit", "b64", "zip", "enc", "cty", "jku", "x5u", "jwk", "x5c")
 
-_RS256: Final = RSAAlgorithm(256)
+_PKCS1V15: Final = padding.PKCS1v15()
+_SHA256: Final = hashes.SHA256()
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,12 +100,18 @@ async def verify_token(token: str, options: VerifyOptions) -> dict[str, Any]:
     return (await verify_session_token(token, options)).payload
 
 
-async def verify_session_token(token: str, options: VerifyOptions) -> VerifiedToken:
-    """Verify ``token`` exactly as Clerk's ``verifyToken`` does, with our stricter policy for hostile input."""
-    try:
-        decoded = decode_jwt(token)
-    except TokenVerificationError as strict:
-        raise await clerks_refusal(token, strict, lambda lenient: _verify_decoded_session(lenient, options)) from None
+async def verify_session_token(token: str, options: VerifyOptions, decoded: DecodedJwt | None = None) -> VerifiedToken:
+    """Verify ``token`` exactly as Clerk's ``verifyToken`` does, with our stricter policy for hostile input.
+
+    ``decoded``: ``decode_jwt(token)``, when the caller already has it (a verification miss decodes once).
+    """
+    if decoded is None:
+        try:
+            decoded = decode_jwt(token)
+        except TokenVerificationError as strict:
+            raise await clerks_refusal(
+                token, strict, lambda lenient: _verify_decoded_session(lenient, options)
+            ) from None
     return await _verify_decoded_session(decoded, options)
 
 
@@ -167,12 +176,18 @@ async def verify_decoded_jwt(decoded: DecodedJwt, options: VerifyOptions) -> Ver
 def rs256_signature_is_valid(decoded: DecodedJwt, key: VerificationKey) -> bool:
     """Whether ``decoded`` carries a valid RSASSA-PKCS1-v1_5 SHA-256 signature by ``key``.
 
-    A key joserfc cannot use proves nothing, so a library error counts as an invalid signature (fail closed).
+    The arithmetic is ``cryptography``'s, on the public key joserfc imported and checked
+    (``VerificationKey.public_key``): what joserfc's RS256 does, without its per-call key-operation checks. A key
+    joserfc cannot use proves nothing, so it and any library error count as an invalid signature (fail closed).
     """
-    try:
-        return _RS256.verify(decoded.signing_input, decoded.signature, key.key)
-    except (JoseError, ValueError, TypeError):
+    public_key = key.public_key
+    if public_key is None:
         return False
+    try:
+        public_key.verify(decoded.signature, decoded.signing_input, _PKCS1V15, _SHA256)
+    except (InvalidSignature, ValueError, TypeError):
+        return False
+    return True
 
 
 async def _resolve_key(kid: object, keys: KeyResolver | None) -> VerificationKey:

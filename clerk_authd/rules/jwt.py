@@ -65,14 +65,19 @@ def _reject_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return out
 
 
+#: the second pass of ``strict_json_object``, built once (``json.loads`` with a hook builds a decoder per call)
+_DUPLICATE_FINDER: Final = json.JSONDecoder(object_pairs_hook=_reject_duplicates)
+
+
 def strict_json_object(raw: bytes) -> dict[str, Any]:
     """Parse ``raw`` as one JSON object; duplicates, NaN, bad UTF-8 and deep nesting raise ``ValueError``."""
     parsed = orjson.loads(raw)  # rejects NaN/Infinity, invalid UTF-8, lone surrogates, BOM, deep nesting
     if not isinstance(parsed, dict):
         raise ValueError("not a JSON object")
     try:
-        # orjson keeps the last of duplicate members silently; this second pass only looks for them.
-        json.loads(raw, object_pairs_hook=_reject_duplicates)
+        # orjson keeps the last of duplicate members silently; this second pass only looks for them. orjson
+        # accepted the bytes, so they are UTF-8 without a BOM: what json.loads would have detected.
+        _DUPLICATE_FINDER.decode(raw.decode("utf-8"))
     except RecursionError as exc:
         raise ValueError("nested too deeply") from exc
     return parsed

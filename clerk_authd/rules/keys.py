@@ -9,7 +9,7 @@ never a key set, so no library can fall back to "the only key" for a token witho
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -23,10 +23,24 @@ from clerk_authd.rules.pem import PemKeyError, check_rsa_strength, load_rsa_publ
 
 @dataclass(frozen=True, slots=True)
 class VerificationKey:
-    """One RS256 public key, ready for joserfc. ``kid`` is ``None`` for a networkless PEM key."""
+    """One RS256 public key, ready for joserfc. ``kid`` is ``None`` for a networkless PEM key.
+
+    ``public_key`` is the ``cryptography`` object joserfc hands out for ``verify`` once it has imported and
+    checked the key (``get_op_key`` checks ``use``/``key_ops`` on every call, which cost as much again as the
+    RSA arithmetic); ``None`` when joserfc refuses the key for verification, so nothing verifies with it.
+    """
 
     kid: str | None
     key: RSAKey
+    public_key: rsa.RSAPublicKey | None = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        try:
+            op_key = self.key.get_op_key("verify")
+        except JoseError:
+            op_key = None
+        verifier = op_key if isinstance(op_key, rsa.RSAPublicKey) else None
+        object.__setattr__(self, "public_key", verifier)  # derived once, in a frozen object
 
 
 class KeyResolver(Protocol):

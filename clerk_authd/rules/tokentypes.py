@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Final, Literal, TypeGuard
 
-from clerk_authd.rules.jwt import decode_jwt_loosely, looks_like_jwt
+from clerk_authd.rules.jwt import DecodedJwt, decode_jwt_loosely, looks_like_jwt
 
 TokenType = Literal["session_token", "api_key", "m2m_token", "oauth_token"]
 MachineTokenType = Literal["api_key", "m2m_token", "oauth_token"]
@@ -60,26 +60,45 @@ def is_token_type_accepted(token_type: str, accepts: AcceptsToken) -> bool:
     return accepts == "any" or (token_type in accepts if isinstance(accepts, tuple) else token_type == accepts)
 
 
-def is_oauth_jwt(token: str) -> bool:
-    """A JWT whose header ``typ`` is ``at+jwt`` or ``application/at+jwt``."""
+def is_oauth_jwt(token: str, decoded: DecodedJwt | None = None) -> bool:
+    """A JWT whose header ``typ`` is ``at+jwt`` or ``application/at+jwt``.
+
+    ``decoded``: the token's strict ``decode_jwt``, when the caller has it; else Clerk's lenient decoding is read
+    (``clerks_decoding``).
+    """
+    return looks_like_jwt(token) and _is_oauth(clerks_decoding(token, decoded))
+
+
+def is_m2m_jwt(token: str, decoded: DecodedJwt | None = None) -> bool:
+    """A JWT whose payload ``sub`` is a string starting with ``mch_`` (``decoded`` as for ``is_oauth_jwt``)."""
+    return looks_like_jwt(token) and _is_m2m(clerks_decoding(token, decoded))
+
+
+def is_machine_jwt(token: str, decoded: DecodedJwt | None = None) -> bool:
+    """Clerk's ``isMachineJwt``: an OAuth access-token JWT or an M2M JWT (``decoded`` as for ``is_oauth_jwt``)."""
     if not looks_like_jwt(token):
         return False
-    decoded = decode_jwt_loosely(token)
+    decoding = clerks_decoding(token, decoded)
+    return _is_oauth(decoding) or _is_m2m(decoding)
+
+
+def clerks_decoding(token: str, decoded: DecodedJwt | None) -> DecodedJwt | None:
+    """What Clerk's classifiers read of ``token``: ``decoded`` (its strict decoding) when given, else the lenient one.
+
+    Where the strict ``decode_jwt`` succeeds, Clerk's lenient ``decodeJwt`` reads the same header and payload, so a
+    verification miss decodes once and classifies on that; only a token the strict decoding refuses is decoded
+    again, leniently, as Clerk would.
+    """
+    return decoded if decoded is not None else decode_jwt_loosely(token)
+
+
+def _is_oauth(decoded: DecodedJwt | None) -> bool:
     return decoded is not None and decoded.header.get("typ") in OAUTH_JWT_TYPES
 
 
-def is_m2m_jwt(token: str) -> bool:
-    """A JWT whose payload ``sub`` is a string starting with ``mch_``."""
-    if not looks_like_jwt(token):
-        return False
-    decoded = decode_jwt_loosely(token)
+def _is_m2m(decoded: DecodedJwt | None) -> bool:
     subject = decoded.payload.get("sub") if decoded is not None else None
     return isinstance(subject, str) and subject.startswith(M2M_SUBJECT_PREFIX)
-
-
-def is_machine_jwt(token: str) -> bool:
-    """Clerk's ``isMachineJwt``: an OAuth access-token JWT or an M2M JWT."""
-    return is_oauth_jwt(token) or is_m2m_jwt(token)
 
 
 def is_machine_token(token: str) -> bool:
@@ -98,9 +117,10 @@ def get_machine_token_type(token: str) -> MachineTokenType:
     raise ValueError("Unknown machine token type")
 
 
-def has_non_session_jwt_category(token: str) -> bool:
-    """Clerk's ``hasNonSessionJwtCategory``: the header has a ``cat`` that is neither session nor ignore."""
-    decoded = decode_jwt_loosely(token)
+def has_non_session_jwt_category(token: str, decoded: DecodedJwt | None = None) -> bool:
+    """Clerk's ``hasNonSessionJwtCategory``: the header has a ``cat`` that is neither session nor ignore
+    (``decoded`` as for ``is_oauth_jwt``)."""
+    decoded = clerks_decoding(token, decoded)
     if decoded is None or "cat" not in decoded.header:
         return False
     return decoded.header["cat"] not in (SESSION_CATEGORY, IGNORE_CATEGORY)
