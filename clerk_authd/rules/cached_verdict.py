@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from clerk_authd.rules.auth import SignedInAuth
-from clerk_authd.rules.claims import SessionClaims, session_identity
+from clerk_authd.rules.claims import SessionClaims, read_session_identity
 from clerk_authd.rules.identity import Identity
 from clerk_authd.rules.jwt import peek_jwt
 
@@ -40,14 +40,15 @@ class CachedVerdict:
         return SignedInAuth(self.claims, token)
 
     def identity_block(self, render: Callable[[Identity], bytes]) -> bytes:
-        """``render`` of the session's identity (its identity header lines), computed on the first call and then
-        returned as is: a hit writes these bytes without looking at a header.
+        """``render`` of the session's identity (its identity header lines, or the part of them that varies:
+        ``verdict.render_session_head``), computed on the first call and then returned as is: a hit writes these
+        bytes without looking at a header.
 
         One renderer per verdict: the service passes its own, always the same (the answer is never re-rendered).
         """
         block = self.identity_block_memo
         if block is None:
-            block = render(session_identity(self.claims))
+            block = render(read_session_identity(self.claims))
             object.__setattr__(self, "identity_block_memo", block)  # a lazily filled slot of a frozen object
         return block
 

@@ -38,8 +38,9 @@ _DIGITS_PER_STEP: Final = 1000
 _ORG_SCOPES: Final = frozenset({"o", "ou", "uo"})
 _USER_SCOPES: Final = frozenset({"u", "ou", "uo"})
 #: Claims whose string values the tokens of one instance repeat (its issuer and parties, a status, an
-#: organization and its role, the features and plans); ``o`` is v2's organization object.
-_SHARED_CLAIMS: Final = ("iss", "azp", "aud", "sts", "org_id", "org_slug", "org_role", "fea", "pla", "o")
+#: organization and its role, the features and plans; ``o`` is v2's organization object), and those every token
+#: of one session repeats (its user and session ids: a refreshed token shares them with the one it replaces).
+_SHARED_CLAIMS: Final = ("iss", "azp", "aud", "sts", "org_id", "org_slug", "org_role", "fea", "pla", "o", "sub", "sid")
 #: How many distinct organization permission sets ``org_permissions_of`` remembers: one per role and plan.
 PERMISSION_MEMO_SIZE: Final = 1024
 
@@ -247,13 +248,15 @@ def session_identity(claims: SessionClaims) -> Identity:
     object built on them (every hit of one cached verdict) and the verdict itself share one copy."""
     identity = claims.identity_memo
     if identity is None:
-        identity = _session_identity(claims)
+        identity = read_session_identity(claims)
         object.__setattr__(claims, "identity_memo", identity)  # a lazily filled slot of a frozen object
     return identity
 
 
-def _session_identity(claims: SessionClaims) -> Identity:
-    """A session's identity strings; the permission list is joined once and shared by the verdicts of one role."""
+def read_session_identity(claims: SessionClaims) -> Identity:
+    """A session's identity strings, not kept: what a cached verdict renders its identity lines from once, so
+    the claims of a cached token do not also carry the tuple; the permission list is joined once and shared by
+    the verdicts of one role."""
     actor_id = claims.actor.get("sub") if claims.actor is not None else None
     return Identity(
         user_id=claims.user_id or "",

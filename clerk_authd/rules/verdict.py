@@ -20,6 +20,7 @@ from clerk_authd.rules.names import IDENTITY_HEADERS
 from clerk_authd.rules.request import RequestView
 from clerk_authd.rules.requirements import Requirement
 from clerk_authd.rules.state import RequestState, header_value
+from clerk_authd.rules.tokentypes import SESSION_TOKEN
 
 _SUMMARY_HEADERS: Final = IDENTITY_HEADERS[:3]
 _AUTH_HEADERS: Final = IDENTITY_HEADERS[3:]
@@ -47,6 +48,26 @@ def parse_header_lines(block: bytes) -> tuple[Header, ...]:
 def render_identity(identity: Identity) -> bytes:
     """The identity header lines of ``identity`` (all but status, reason and message); unsafe values are empty."""
     return header_lines((name, header_value(value) or "") for name, value in zip(_AUTH_HEADERS, identity, strict=True))
+
+
+#: A session's identity lines end alike: token type ``session_token``, then no machine, client or scopes
+#: (``claims.read_session_identity``). A cached verdict keeps only the lines before (``render_session_head``)
+#: and every answer appends this one shared copy of the rest.
+_SESSION_HEAD_FIELDS: Final = Identity._fields.index("token_type")
+SESSION_TAIL: Final = header_lines(
+    (name, value)
+    for name, value in zip(
+        _AUTH_HEADERS[_SESSION_HEAD_FIELDS:], Identity(token_type=SESSION_TOKEN)[_SESSION_HEAD_FIELDS:], strict=True
+    )
+)
+
+
+def render_session_head(identity: Identity) -> bytes:
+    """The identity lines of a session (``claims.read_session_identity``) before ``SESSION_TAIL``."""
+    return header_lines(
+        (name, header_value(value) or "")
+        for name, value in zip(_AUTH_HEADERS[:_SESSION_HEAD_FIELDS], identity[:_SESSION_HEAD_FIELDS], strict=True)
+    )
 
 
 _NO_ONE: Final = Identity()

@@ -39,8 +39,10 @@ async def test_a_repeat_is_a_hit_that_reuses_the_rendered_identity(runtime: Cler
     first, second = [await runtime.decide(bearer(token)) for _ in range(2)]
     assert (first.cache, second.cache) == ("miss", "hit")
     assert first.kid == second.kid == mint.kid
-    assert second.identity_block is first.identity_block
-    assert second.identity_block == render_auth_identity(second.auth)
+    assert first.state.verdict is not None
+    assert second.state.verdict is first.state.verdict
+    assert first.state.verdict.identity_block_memo is not None
+    assert second.identity_block == first.identity_block == render_auth_identity(second.auth)
     assert ("x-clerk-user-id", "user_a") in second.identity
 
 
