@@ -9,9 +9,11 @@ upstream (a second server block of the same nginx answering an empty 200), so th
 
 The verdict cache (``VERDICT_CACHE``) is what the production recipe may add as an off-by-default option:
 ``proxy_cache`` on the auth location, keyed on the credentials the service decides on (``Authorization`` and
-``Cookie``) plus the requirements in the auth URI, keeping an answer exactly as long as the service's
-``Cache-Control: private, max-age=N`` allows (nginx honours ``max-age`` and ignores ``private``, which binds
-shared caches only; it never stores ``no-store``, so only allowed verdicts are kept). The trade-off: a
+``Cookie``) plus the requirements in the auth URI, keeping an answer exactly as long as the service allows.
+nginx refuses to cache any answer whose ``Cache-Control`` says ``private`` (as ours rightly does for every
+other cache), so the service also sends an allowed answer's ``max-age`` as ``X-Accel-Expires``, nginx's own
+header, and the snippet tells nginx to read that one alone. An answer without it (every denial, ``no-store``,
+and ``max-age=0`` for machine tokens) or with a ``Set-Cookie`` (a refresh) is never stored. The trade-off: a
 session revoked at Clerk stays allowed here until its cached ``max-age`` runs out (at most the token's own
 remaining lifetime, about a minute for Clerk's session tokens), which is also true of the service's own
 verified-token cache.
@@ -39,8 +41,7 @@ VERDICT_CACHE: Final = """\
     proxy_cache clerk_verdicts;
     proxy_cache_key "$request_uri|$http_authorization|$http_cookie";
     proxy_cache_methods GET HEAD;
-    proxy_cache_valid 200 0;
-    proxy_cache_lock off;
+    proxy_ignore_headers Cache-Control;  # nginx refuses "private"; X-Accel-Expires carries the same max-age
 """
 _CACHE_ZONE: Final = "proxy_cache_path {cache} levels=1 keys_zone=clerk_verdicts:16m max_size=256m inactive=2m;"
 _STOP_GRACE_S: Final = 5.0
@@ -98,7 +99,8 @@ http {{
   proxy_set_header Connection "";
   server {{
     listen 127.0.0.1:{upstream_port};
-    location / {{ return 200; }}
+    # says whom the gateway let through, so a check can see the identity headers arrive, cached or not
+    location / {{ add_header X-Upstream-Saw-User $http_x_clerk_user_id; return 200; }}
   }}
   server {{
     listen 127.0.0.1:{listen_port};

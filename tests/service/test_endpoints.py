@@ -69,11 +69,15 @@ async def test_verify_allows_a_valid_token_with_every_identity_header(service: R
 
 
 async def test_an_allowed_answer_may_be_cached_until_exp_less_the_skew(service: Running, live_clerk: FakeClerk) -> None:
-    """Cache-Control is private, with max-age = exp - now - 5 s of skew."""
+    """Cache-Control is private, with max-age = exp - now - 5 s of skew; X-Accel-Expires says the same to nginx's
+    cache (which refuses private); a denial says neither."""
     now = time.time()
     answer = await service.call("/verify", headers=bearer(member_token(live_clerk, ttl_s=600, now=now)))
     max_age = int(answer.headers["Cache-Control"].removeprefix("private, max-age="))
     assert 600 - 5 - 2 <= max_age <= 600 - 5
+    assert answer.headers.getall("X-Accel-Expires") == [str(max_age)]
+    denied = await service.call("/verify")
+    assert (denied.headers["Cache-Control"], "X-Accel-Expires" in denied.headers) == ("no-store", False)
 
 
 async def test_a_failed_requirement_is_403_naming_it(service: Running, live_clerk: FakeClerk) -> None:
