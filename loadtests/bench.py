@@ -35,6 +35,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Final
 
+from clerk_authd.rules.jwt import peek_jwt
 from clerk_authd.testing.fake_clerk import FakeClerk, FakeClerkThread
 from loadtests import ORIGINAL_REQUEST
 from loadtests.nginx import Nginx
@@ -129,7 +130,11 @@ class Bench:
     def cookie(self, path: str = "/verify") -> Request:
         """A browser XHR with ``__session``, ``__client_uat`` (the session's sign-in time) and, as FakeClerk is a
         development instance, the dev browser cookie its browsers carry."""
-        cookie = f"__session={self.token}; __client_uat={int(time.time()) - 60}; __clerk_db_jwt=dvb_bench"
+        decoded = peek_jwt(self.token)
+        if decoded is None:
+            raise RuntimeError("the benchmark's own token does not decode")
+        signed_in_at = int(decoded.payload["iat"]) - 60  # a client signed in before its token was issued
+        cookie = f"__session={self.token}; __client_uat={signed_in_at}; __clerk_db_jwt=dvb_bench"
         return Request(path, headers={**ORIGINAL_REQUEST, **BROWSER_XHR, "Cookie": cookie})
 
     def flood(self) -> Request:

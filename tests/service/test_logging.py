@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import logging
@@ -102,3 +103,20 @@ def test_the_direct_line_is_the_one_the_logging_module_writes(monkeypatch: pytes
     assert through_logging.pop("ts") > 0
     assert list(direct.items()) == list(through_logging.items())
     assert direct["level"] == ("info" if status < 500 else "warning")
+
+
+async def test_direct_lines_of_one_loop_iteration_are_written_together(monkeypatch: pytest.MonkeyPatch) -> None:
+    """On a running event loop the direct lines wait for the end of the loop iteration, then go in one write."""
+    configure_logging("json", "INFO")
+    handler = decision_logging._json_handler
+    assert handler is not None
+    writes: list[str] = []
+    stream = io.StringIO()
+    monkeypatch.setattr(stream, "write", writes.append)
+    monkeypatch.setattr(handler, "stream", stream)
+    monkeypatch.setattr(logging.root, "handlers", [handler])
+    for user in ("user_1", "user_2"):
+        log_decision(DecisionLine("/verify", 200, "signed-in", None, user, None, "hit", 0.1), debug=False)
+    assert writes == []
+    await asyncio.sleep(0)
+    assert [[json.loads(line)["user_id"] for line in text.splitlines()] for text in writes] == [["user_1", "user_2"]]
