@@ -17,6 +17,10 @@ and ``max-age=0`` for machine tokens) or with a ``Set-Cookie`` (a refresh) is ne
 session revoked at Clerk stays allowed here until its cached ``max-age`` runs out (at most the token's own
 remaining lifetime, about a minute for Clerk's session tokens), which is also true of the service's own
 verified-token cache.
+
+The cached verdicts live in memory where the machine has a tmpfs (``/dev/shm``): nginx opens and reads the
+cache file on every hit, and on this machine a tmpfs answered about 30 % more hits than the disk's page cache.
+A recipe should do the same (``/run`` or ``/dev/shm``).
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ import os
 import shutil
 import signal
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 from types import TracebackType
@@ -81,7 +86,7 @@ def _temp_paths(directory: Path) -> str:
     return "".join(f"  {kind}_temp_path {directory};\n" for kind in kinds)
 
 
-def nginx_config(prefix: Path, *, listen_port: int, upstream_port: int, service_url: str) -> str:
+def nginx_config(prefix: Path, cache: Path, *, listen_port: int, upstream_port: int, service_url: str) -> str:
     """The whole nginx.conf: one worker, logs off, keep-alive to the service and to the upstream."""
     user = "user root root;\n" if os.geteuid() == 0 else ""  # workers as root can use the prefix's files
     return f"""{user}worker_processes 1;
@@ -92,7 +97,7 @@ events {{ worker_connections 1024; }}
 http {{
   access_log off;
 {_temp_paths(prefix / "tmp")}
-  {_CACHE_ZONE.format(cache=prefix / "cache")}
+  {_CACHE_ZONE.format(cache=cache)}
   upstream clerk_authd {{ server {service_url.removeprefix("http://")}; keepalive 64; }}
   upstream upstream {{ server 127.0.0.1:{upstream_port}; keepalive 64; }}
   proxy_http_version 1.1;
@@ -128,11 +133,15 @@ class Nginx:
     def __init__(self, prefix: Path, *, listen_port: int, upstream_port: int, service_url: str) -> None:
         self.prefix = prefix
         self.url = f"http://127.0.0.1:{listen_port}"
-        for sub in ("tmp", "cache"):
-            (prefix / sub).mkdir(parents=True, exist_ok=True)
+        (prefix / "tmp").mkdir(parents=True, exist_ok=True)
+        memory = Path("/dev/shm")  # noqa: S108 - a private directory made inside it, removed at stop
+        self._cache = Path(tempfile.mkdtemp(prefix="clerk-authd-verdicts-", dir=memory if memory.is_dir() else prefix))
+        self._cache.chmod(0o755)
         self._config = prefix / "nginx.conf"
         self._config.write_text(
-            nginx_config(prefix, listen_port=listen_port, upstream_port=upstream_port, service_url=service_url)
+            nginx_config(
+                prefix, self._cache, listen_port=listen_port, upstream_port=upstream_port, service_url=service_url
+            )
         )
         self._process: subprocess.Popen[bytes] | None = None
 
@@ -153,22 +162,26 @@ class Nginx:
         raise RuntimeError(f"nginx did not answer within {ready_timeout_s:g}s")
 
     def stop(self) -> None:
-        """Stop nginx's process group (quit, then kill)."""
+        """Stop nginx's process group (quit, then kill) and remove the cached verdicts."""
         process, self._process = self._process, None
-        if process is None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(_STOP_GRACE_S)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
+        if process is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(_STOP_GRACE_S)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+        shutil.rmtree(self._cache, ignore_errors=True)
 
     def __enter__(self) -> Self:
-        self.start()
+        try:
+            self.start()
+        except BaseException:
+            self.stop()
+            raise
         return self
 
     def __exit__(
