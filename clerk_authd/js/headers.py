@@ -48,7 +48,8 @@ class Headers(Mapping[str, str]):
     __slots__ = ("_values",)
 
     def __init__(self, combined: Mapping[str, str]) -> None:
-        self._values = {name.lower(): value for name, value in combined.items() if value}
+        """``combined`` is ``combine_headers``' answer, whose names are lowercase already."""
+        self._values = {name: value for name, value in combined.items() if value}
 
     def __getitem__(self, name: str) -> str:
         return self._values[name.lower()]

@@ -115,7 +115,7 @@ class _UrlInputs(NamedTuple):
     @property
     def short(self) -> bool:
         """Small enough to be remembered."""
-        return sum(len(text) for text in self if text is not None) <= URL_MEMO_MAX_INPUT
+        return sum(map(len, filter(None, self))) <= URL_MEMO_MAX_INPUT  # None and "" add nothing
 
 
 def _own_target(inputs: _UrlInputs) -> _Target:
