@@ -28,7 +28,7 @@ _HANDLER_MARK = "clerk_authd_handler"
 _SANIC_LOGGERS = ("sanic.root", "sanic.error", "sanic.server", "sanic.websockets", "sanic.access")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class DecisionLine:
     """The facts of one answered decision; ``None`` fields are left out of the line."""
 
@@ -44,20 +44,24 @@ class DecisionLine:
     requirement: str | None = None
 
     def fields(self, *, with_message: bool) -> dict[str, object]:
-        out: dict[str, object] = {
-            "endpoint": self.endpoint,
-            "status": self.status,
-            "auth_status": self.auth_status,
-            "reason": self.reason,
-            "user_id": self.user_id,
-            "kid": self.kid,
-            "cache": self.cache,
-            "duration_ms": round(self.duration_ms, 3),
-            "requirement": self.requirement,
-        }
-        if with_message:
+        """The line's fields in their order, empty ones left out (built directly: this runs per request)."""
+        out: dict[str, object] = {"endpoint": self.endpoint, "status": self.status}
+        if self.auth_status:
+            out["auth_status"] = self.auth_status
+        if self.reason:
+            out["reason"] = self.reason
+        if self.user_id:
+            out["user_id"] = self.user_id
+        if self.kid:
+            out["kid"] = self.kid
+        if self.cache:
+            out["cache"] = self.cache
+        out["duration_ms"] = round(self.duration_ms, 3)
+        if self.requirement:
+            out["requirement"] = self.requirement
+        if with_message and self.message:
             out["message"] = self.message
-        return {k: v for k, v in out.items() if v is not None and v != ""}
+        return out
 
 
 def log_decision(line: DecisionLine, *, debug: bool) -> None:
