@@ -23,8 +23,7 @@ from clerk_authd.clerk.tokens import VerifiedToken, VerifyOptions
 from clerk_authd.rules.cached_verdict import CachedVerdict
 from clerk_authd.rules.verdict import render_session_head
 from clerk_authd.testing.fake_clerk import DEFAULT_FRONTEND_API
-from clerk_authd.testing.mint import session_claims
-from loadtests.tokens import AUTHORIZED_PARTY, GRANTED_PERMISSION, ORG_ID, TOKEN_TTL_S
+from loadtests.tokens import bench_claims
 
 _HEADER = base64.urlsafe_b64encode(b'{"alg":"RS256","kid":"ins_bench","typ":"JWT"}').rstrip(b"=").decode()
 
@@ -36,16 +35,8 @@ def fill(count: int) -> int:
     gc.collect()
     before = psutil.Process().memory_info().rss
     for i in range(count):
-        claims = session_claims(
-            user_id=f"user_{i:012d}bench",
-            session_id=f"sess_{i:012d}bench",
-            issuer=f"https://{DEFAULT_FRONTEND_API}",
-            azp=AUTHORIZED_PARTY,
-            ttl_s=TOKEN_TTL_S,
-            org_id=ORG_ID,
-            org_slug="load",
-            org_role="member",
-            org_permissions=[GRANTED_PERMISSION],
+        claims = bench_claims(
+            user_id=f"user_{i:012d}bench", session_id=f"sess_{i:012d}bench", issuer=f"https://{DEFAULT_FRONTEND_API}"
         )
         payload_json = orjson.dumps(claims)
         token = f"{_HEADER}.{base64.urlsafe_b64encode(payload_json).rstrip(b'=').decode()}.signature{i}"

@@ -28,7 +28,6 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import signal
 import subprocess
 import tempfile
 import time
@@ -38,7 +37,8 @@ from typing import Final, Self
 from urllib.error import URLError
 from urllib.request import urlopen
 
-from clerk_authd.rules.verdict import IDENTITY_HEADERS
+from clerk_authd.rules.names import IDENTITY_HEADERS
+from loadtests.servers import stop_process_group
 
 #: the cache zone and the auth location's caching directives: the snippet a recipe's option would add
 VERDICT_CACHE: Final = """\
@@ -49,7 +49,6 @@ VERDICT_CACHE: Final = """\
     proxy_ignore_headers Cache-Control;  # nginx refuses "private"; X-Accel-Expires carries the same max-age
 """
 _CACHE_ZONE: Final = "proxy_cache_path {cache} levels=1 keys_zone=clerk_verdicts:16m max_size=256m inactive=2m;"
-_STOP_GRACE_S: Final = 5.0
 
 
 def _auth_location(name: str, service: str, cache: str) -> str:
@@ -165,15 +164,7 @@ class Nginx:
         """Stop nginx's process group (quit, then kill) and remove the cached verdicts."""
         process, self._process = self._process, None
         if process is not None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(_STOP_GRACE_S)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGKILL)
+            stop_process_group(process)
         shutil.rmtree(self._cache, ignore_errors=True)
 
     def __enter__(self) -> Self:

@@ -156,19 +156,10 @@ class ServerProcess:
         return Usage(rss, cpu)
 
     def stop(self) -> None:
-        """Stop the whole process group: SIGTERM, SIGKILL after a grace period, then SIGKILL any straggler."""
+        """Stop the whole process group (``stop_process_group``)."""
         process, self._process = self._process, None
-        if process is None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(_STOP_GRACE_S)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
+        if process is not None:
+            stop_process_group(process)
 
     def __enter__(self) -> Self:
         self.start()
@@ -178,3 +169,16 @@ class ServerProcess:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.stop()
+
+
+def stop_process_group(process: subprocess.Popen[bytes]) -> None:
+    """Stop ``process``'s group: SIGTERM, SIGKILL after a grace period, then SIGKILL any straggler."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(_STOP_GRACE_S)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)

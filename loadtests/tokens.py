@@ -55,22 +55,27 @@ class TokenPools:
         )
 
 
+def bench_claims(*, user_id: str, session_id: str, issuer: str) -> dict[str, Any]:
+    """The claims of every benchmark session: an organization member with the permission ``/has`` asks for."""
+    return session_claims(
+        user_id=user_id,
+        session_id=session_id,
+        issuer=issuer,
+        azp=AUTHORIZED_PARTY,
+        ttl_s=TOKEN_TTL_S,
+        org_id=ORG_ID,
+        org_slug="load",
+        org_role="member",
+        org_permissions=[GRANTED_PERMISSION],
+    )
+
+
 def mint_pools(fake: FakeClerk, *, valid: int, fresh: int, bad_signature: int) -> TokenPools:
     """Mint every pool with ``fake``'s signing key; each token has its own session id, so all are distinct."""
     impostor = TokenMint.generate(kid=fake.mint.kid)
 
     def claims(session_id: str) -> dict[str, Any]:
-        return session_claims(
-            user_id=f"user_{session_id}",
-            session_id=session_id,
-            issuer=fake.issuer,
-            azp=AUTHORIZED_PARTY,
-            ttl_s=TOKEN_TTL_S,
-            org_id=ORG_ID,
-            org_slug="load",
-            org_role="member",
-            org_permissions=[GRANTED_PERMISSION],
-        )
+        return bench_claims(user_id=f"user_{session_id}", session_id=session_id, issuer=fake.issuer)
 
     return TokenPools(
         valid=[fake.mint.sign(claims(f"sess_valid_{i}")) for i in range(valid)],
