@@ -173,7 +173,3 @@ class Verdict:
         rendered before, joined.
         """
         return summary_block(self.summary()) + self.identity_block
-
-    def identity_headers(self) -> tuple[Header, ...]:
-        """``header_block`` as pairs."""
-        return parse_header_lines(self.header_block())
