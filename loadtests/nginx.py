@@ -7,20 +7,11 @@ upstream (a second server block of the same nginx answering an empty 200), so th
 - ``/protected``: ``auth_request`` to clerk_authd's ``/verify`` on every request, identity headers copied;
 - ``/cached``: the same, through the *verdict cache* below.
 
-The verdict cache (``VERDICT_CACHE``) is what the production recipe may add as an off-by-default option:
-``proxy_cache`` on the auth location, keyed on the credentials the service decides on (``Authorization`` and
-``Cookie``) plus the requirements in the auth URI, keeping an answer exactly as long as the service allows.
-nginx refuses to cache any answer whose ``Cache-Control`` says ``private`` (as ours rightly does for every
-other cache), so the service also sends an allowed answer's ``max-age`` as ``X-Accel-Expires``, nginx's own
-header, and the snippet tells nginx to read that one alone. An answer without it (every denial, ``no-store``,
-and ``max-age=0`` for machine tokens) or with a ``Set-Cookie`` (a refresh) is never stored. The trade-off: a
-session revoked at Clerk stays allowed here until its cached ``max-age`` runs out (at most the token's own
-remaining lifetime, about a minute for Clerk's session tokens), which is also true of the service's own
-verified-token cache.
+The ``/cached`` location caches exactly as ``proxy-config nginx --verdict-cache DIR`` does (``recipes.nginx``:
+its directives, its key, its zone), so the benchmark measures the recipe's own verdict cache.
 
 The cached verdicts live in memory where the machine has a tmpfs (``/dev/shm``): nginx opens and reads the
 cache file on every hit, and on this machine a tmpfs answered about 30 % more hits than the disk's page cache.
-A recipe should do the same (``/run`` or ``/dev/shm``).
 """
 
 from __future__ import annotations
@@ -37,18 +28,12 @@ from typing import Final, Self
 from urllib.error import URLError
 from urllib.request import urlopen
 
+from clerk_authd.recipes import nginx as nginx_recipe
 from clerk_authd.rules.names import IDENTITY_HEADERS
 from loadtests.servers import stop_process_group
 
-#: the cache zone and the auth location's caching directives: the snippet a recipe's option would add
-VERDICT_CACHE: Final = """\
-    # verdict cache: an allowed answer is kept for the max-age the service sends, keyed on the credentials
-    proxy_cache clerk_verdicts;
-    proxy_cache_key "$request_uri|$http_authorization|$http_cookie";
-    proxy_cache_methods GET HEAD;
-    proxy_ignore_headers Cache-Control;  # nginx refuses "private"; X-Accel-Expires carries the same max-age
-"""
-_CACHE_ZONE: Final = "proxy_cache_path {cache} levels=1 keys_zone=clerk_verdicts:16m max_size=256m inactive=2m;"
+#: the recipe's caching directives, in this file's indentation
+VERDICT_CACHE: Final = "".join(f"    {line}\n" for line in nginx_recipe.VERDICT_CACHE)
 
 
 def _auth_location(name: str, service: str, cache: str) -> str:
@@ -96,7 +81,7 @@ events {{ worker_connections 1024; }}
 http {{
   access_log off;
 {_temp_paths(prefix / "tmp")}
-  {_CACHE_ZONE.format(cache=cache)}
+  {nginx_recipe.verdict_cache_zone(str(cache))}
   upstream clerk_authd {{ server {service_url.removeprefix("http://")}; keepalive 64; }}
   upstream upstream {{ server 127.0.0.1:{upstream_port}; keepalive 64; }}
   proxy_http_version 1.1;

@@ -6,7 +6,8 @@
     clerk-authd dev-token [--user U] [--session S] [--org O] [--role R] [--permissions P,..] [--ttl S] [--claims JSON]
     clerk-authd check [--env-file F]
     clerk-authd explain (TOKEN | -) [--env-file F]
-    clerk-authd proxy-config PROXY [--listen H:P] [--upstream URL] [--authd URL] [--requirements Q] [--file F]
+    clerk-authd proxy-config PROXY [--listen H:P] [--upstream URL] [--authd URL] [--requirements Q]
+                             [--verdict-cache DIR] [--file F]
     clerk-authd --version
 
 Configuration is read from the environment and ``.env`` (or ``--env-file``); flags win (api.md §1).

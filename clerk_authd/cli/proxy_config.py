@@ -25,6 +25,11 @@ def add_parser(commands: Any) -> None:
     parser.add_argument("--upstream", help="http://HOST:PORT of the application (default http://127.0.0.1:3000)")
     parser.add_argument("--authd", help="http://HOST:PORT of clerk-authd (default: CLERK_AUTHD_HOST:CLERK_AUTHD_PORT)")
     parser.add_argument("--requirements", default="", help="query of requirements, e.g. permission=org:x:read")
+    parser.add_argument(
+        "--verdict-cache",
+        metavar="DIR",
+        help="nginx only: keep allowed answers in DIR (a tmpfs) for their max-age; off by default",
+    )
     parser.add_argument("--file", help="print this file of the recipe instead of its main one")
     parser.add_argument("--list-files", action="store_true", help="print the names of the recipe's files")
     parser.add_argument("--env-file", help="read variables from this file instead of ./.env")
@@ -35,7 +40,12 @@ def run(args: argparse.Namespace) -> int:
     settings = load_settings(read_sources(args.env_file), require_keys=False)
     try:
         options = options_from_settings(
-            settings, listen=args.listen, upstream=args.upstream, authd=args.authd, requirements=args.requirements
+            settings,
+            listen=args.listen,
+            upstream=args.upstream,
+            authd=args.authd,
+            requirements=args.requirements,
+            verdict_cache=args.verdict_cache,
         )
         files = render(args.proxy, options)
     except RecipeError as exc:

@@ -37,4 +37,6 @@ def render(proxy: str, options: RecipeOptions) -> dict[str, str]:
     """The files of ``proxy``'s recipe by file name, the main one first (``RecipeError`` for an unknown proxy)."""
     if proxy not in _RENDERERS:
         raise RecipeError(f"no recipe for {proxy!r} yet (have: {', '.join(_RENDERERS)})")
+    if options.verdict_cache and proxy != "nginx":
+        raise RecipeError(f"--verdict-cache: only the nginx recipe has a verdict cache, not {proxy}'s")
     return _RENDERERS[proxy](options)

@@ -9,15 +9,62 @@
   the browser as they are (``/handshake`` takes no other method; another one is decided by ``/verify``);
 - on a decision, nginx can read only the first ``Set-Cookie`` of a subrequest, so the service repeats each in
   ``X-Clerk-Set-Cookie-<n>`` and the recipe adds them back;
-- a 401 goes to ``X-Clerk-Redirect-To`` (307 to the handshake, 302 to sign-in) or stays a 401 for API calls.
+- a 401 goes to ``X-Clerk-Redirect-To`` (307 to the handshake, 302 to sign-in) or stays a 401 for API calls;
+- with ``--verdict-cache DIR`` (off by default), nginx keeps allowed answers (``VERDICT_CACHE``, below).
+
+The verdict cache is ``proxy_cache`` on the auth location. An allowed answer says how long it may be kept
+(``Cache-Control: private, max-age=N``: the token's remaining life less the clock skew); nginx refuses to store
+anything marked ``private``, so the service repeats ``N`` in ``X-Accel-Expires``, nginx's own header, and the
+cache reads that one alone. Every denial says ``no-store`` and sends no ``X-Accel-Expires``, a machine token's
+answer says ``max-age=0``, and an answer with a ``Set-Cookie`` (a refresh) is never stored by nginx, so only
+allowed answers are reused, for exactly the request they were given for: the key holds the original method and
+URL, both credentials and every other header the decision reads. The trade-off: a session revoked at Clerk
+stays allowed here until its answer's ``max-age`` runs out (at most the token's own remaining lifetime, about a
+minute for Clerk's session tokens), as it does in the service's own verified-token cache. The cache files hold
+their key, credentials included: ``DIR`` belongs on a tmpfs (``/dev/shm``, ``/run``) that only nginx reads.
 """
 
 from __future__ import annotations
+
+from typing import Final
 
 from clerk_authd.recipes.options import NGINX_COOKIE_COPIES, RecipeOptions, display_name
 from clerk_authd.rules.names import HANDSHAKE, HANDSHAKE_NONCE, IDENTITY_HEADERS
 
 FILE_NAME = "nginx.conf"
+
+#: the verdict cache's key: what a ``/verify`` decision reads of the request (the original method and URL, the
+#: credentials, and the headers Clerk's cookie path and the answer consult)
+VERDICT_CACHE_KEY: Final = "|".join(
+    (
+        "$request_method",
+        "$scheme://$http_host$request_uri",
+        "$http_authorization",
+        "$http_cookie",
+        "$http_origin",
+        "$http_referer",
+        "$http_sec_fetch_dest",
+        "$http_accept",
+    )
+)
+#: the auth location's caching directives (with ``verdict_cache_zone`` in ``http``)
+VERDICT_CACHE: Final = (
+    "# verdict cache: an allowed answer is kept for its max-age, for exactly the request it was given for",
+    "proxy_cache clerk_verdicts;",
+    f'proxy_cache_key "{VERDICT_CACHE_KEY}";',
+    "proxy_cache_methods GET HEAD;",
+    '# nginx stores nothing "private"; X-Accel-Expires carries the same max-age, sent with allowed answers only',
+    "proxy_ignore_headers Cache-Control;",
+)
+
+
+def verdict_cache_zone(directory: str) -> str:
+    """The ``http``-level ``proxy_cache_path`` of the verdict cache in ``directory`` (16 MB of keys, about
+    128 000 verdicts; files unread for 2 minutes, longer than any session token lives, are dropped)."""
+    return (
+        f"proxy_cache_path {directory} levels=1 keys_zone=clerk_verdicts:16m max_size=256m inactive=2m"
+        " use_temp_path=off;"
+    )
 
 
 def variable(header: str) -> str:
@@ -27,6 +74,11 @@ def variable(header: str) -> str:
 
 def _lines(indent: int, lines: list[str]) -> str:
     return "\n".join(" " * indent + line for line in lines)
+
+
+def _block(indent: int, lines: list[str]) -> str:
+    """``_lines`` ending in a newline, for a block the template holds only when an option asks for it."""
+    return _lines(indent, lines) + "\n"
 
 
 def render(options: RecipeOptions) -> dict[str, str]:
@@ -47,6 +99,8 @@ def render(options: RecipeOptions) -> dict[str, str]:
         "proxy_set_header X-Original-Method $request_method;",
         "proxy_set_header X-Original-URL $scheme://$http_host$request_uri;",
     ]
+    zone = _block(4, [verdict_cache_zone(options.verdict_cache)]) if options.verdict_cache else ""
+    verify_cache = _block(12, list(VERDICT_CACHE)) if options.verdict_cache else ""
     text = f"""\
 # clerk-authd proxy-config nginx: nginx in front of http://{options.upstream}, asking clerk-authd at
 # http://{options.authd}. Run: nginx -p <a writable directory> -c <this file> -e stderr
@@ -69,7 +123,7 @@ http {{
     # a header with "_" in its name (X_Clerk_User_Id) is dropped, never passed on
     ignore_invalid_headers on;
     underscores_in_headers off;
-
+{zone}
     # 1 when a GET or HEAD carries a Clerk handshake, in its query or its cookies; another method goes to
     # /verify, which resolves the handshake too, and its cookies reach the browser with the app's answer
     map "$request_method {handshake_inputs}" $clerk_handshake {{
@@ -97,7 +151,7 @@ http {{
             internal;
             proxy_pass http://clerk_authd/verify?{options.auth_query};
 {_lines(12, original)}
-        }}
+{verify_cache}        }}
 
         location = /_clerk_authd/handshake {{
             internal;

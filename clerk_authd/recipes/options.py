@@ -7,6 +7,7 @@ Caddy never copies the client's onto it (``rules.proxied``).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Final
 from urllib.parse import parse_qsl, urlencode, urlsplit
@@ -74,6 +75,8 @@ class RecipeOptions:
     session_cookies: tuple[str, ...] = ("__session", "__client_uat")
     #: ``--authd`` was given (the Kubernetes recipe otherwise names the Service)
     authd_given: bool = True
+    #: ``--verdict-cache``: the directory of nginx's verdict cache (``recipes.nginx``), empty for none
+    verdict_cache: str = ""
 
     @property
     def identity_headers(self) -> tuple[str, ...]:
@@ -91,6 +94,18 @@ def display_name(name: str) -> str:
     return "-".join(piece.capitalize() for piece in name.split("-"))
 
 
+#: what an nginx path may hold here without quoting: no space, ``;``, quote, brace or variable can change the file
+_PLAIN_PATH = re.compile(r"[A-Za-z0-9_./-]+")
+
+
+def parse_cache_directory(text: str, option: str) -> str:
+    """A directory for nginx's verdict cache, or ``RecipeError`` naming ``option``: written into the configuration
+    as it is, so only plain path characters are taken."""
+    if not _PLAIN_PATH.fullmatch(text):
+        raise RecipeError(f"{option}: {text!r} is not a plain directory path (letters, digits, _ . / -)")
+    return text
+
+
 def options_from_settings(
     settings: Settings,
     *,
@@ -98,6 +113,7 @@ def options_from_settings(
     upstream: str | None = None,
     authd: str | None = None,
     requirements: str = "",
+    verdict_cache: str | None = None,
 ) -> RecipeOptions:
     """The options of ``proxy-config``: flags, else the settings (the service's own address, its ``accepts``)."""
     pairs = parse_qsl(requirements.removeprefix("?"), keep_blank_values=True)
@@ -120,4 +136,5 @@ def options_from_settings(
         requirements=requirements,
         session_cookies=cookies,
         authd_given=authd is not None,
+        verdict_cache=parse_cache_directory(verdict_cache, "--verdict-cache") if verdict_cache is not None else "",
     )

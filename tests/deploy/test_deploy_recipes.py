@@ -73,6 +73,10 @@ def test_the_cli_prints_each_recipe_as_deploy_holds_it(
         (["nginx", "--requirements", "role="], "--requirements: role: is empty"),
         (["envoy", "--requirements", "role=admin"], "--requirements: Envoy's check request carries the client's query"),
         (["nginx", "--file", "nope.conf"], "--file: the nginx recipe has nginx.conf"),
+        (["caddy", "--verdict-cache", "verdicts"], "--verdict-cache: only the nginx recipe has a verdict cache"),
+        (["nginx", "--verdict-cache", "v;evil"], "--verdict-cache: 'v;evil' is not a plain directory"),
+        (["nginx", "--verdict-cache", "a b"], "--verdict-cache: 'a b' is not a plain directory"),
+        (["nginx", "--verdict-cache", ""], "--verdict-cache: '' is not a plain directory"),
     ],
 )
 def test_a_bad_option_is_exit_2_naming_it(
@@ -95,6 +99,21 @@ def test_requirements_and_accepts_go_on_the_auth_url(capsys: pytest.CaptureFixtu
     command[-1] = "permission=org:a:b&accepts=any"
     printed = subprocess.run(command, env=env, cwd=tmp_path, capture_output=True, text=True, check=True).stdout
     assert "proxy_pass http://clerk_authd/verify?permission=org:a:b&accepts=any;" in printed
+
+
+def test_the_nginx_verdict_cache_is_off_unless_asked_for(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """Without ``--verdict-cache`` nothing is cached (the deployed recipe); with it, the zone lives in the given
+    directory and the auth location, only it, caches (``tests/proxies/test_nginx_verdict_cache.py`` runs it)."""
+    env = {"PATH": "/usr/bin:/bin"}
+    command = [sys.executable, "-m", "clerk_authd", "proxy-config", "nginx"]
+    plain = subprocess.run(command, env=env, cwd=tmp_path, capture_output=True, text=True, check=True).stdout
+    assert "proxy_cache" not in plain
+    command += ["--verdict-cache", "run/clerk-verdicts"]
+    cached = subprocess.run(command, env=env, cwd=tmp_path, capture_output=True, text=True, check=True).stdout
+    assert "proxy_cache_path run/clerk-verdicts levels=1 keys_zone=clerk_verdicts:16m" in cached
+    verify_location = cached.split("location = /_clerk_authd/verify {", 1)[1].split("}", 1)[0]
+    assert "proxy_cache clerk_verdicts;" in verify_location
+    assert cached.count("proxy_cache clerk_verdicts;") == 1
 
 
 def test_the_readme_shows_every_recipe_as_generated() -> None:

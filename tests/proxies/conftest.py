@@ -191,11 +191,13 @@ StartProxy = Callable[..., Awaitable[Proxy]]
 @pytest.fixture
 async def start_proxy(tmp_path: Path) -> AsyncIterator[StartProxy]:
     """Start ``proxy`` from ``proxy-config``'s output for the service at ``authd`` and the upstream (and
-    requirements)."""
+    requirements, and nginx's verdict cache directory)."""
     processes: list[subprocess.Popen[bytes]] = []
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as http:
 
-        async def start(name: str, authd: str, upstream: Upstream, requirements: str = "") -> Proxy:
+        async def start(
+            name: str, authd: str, upstream: Upstream, requirements: str = "", verdict_cache: str | None = None
+        ) -> Proxy:
             binary = require_binary(name)
             directory = tmp_path / f"{name}-{len(processes)}"
             directory.mkdir()
@@ -207,6 +209,7 @@ async def start_proxy(tmp_path: Path) -> AsyncIterator[StartProxy]:
                 upstream=upstream.url,
                 authd=authd,
                 requirements=requirements,
+                verdict_cache=verdict_cache,
             )
             for file_name, text in render(name, options).items():
                 (directory / file_name).write_text(text)
