@@ -27,8 +27,10 @@ class CachedVerdict:
     claims: SessionClaims
     valid_from: float
     kid: str | None = None
-    #: ``identity_block``'s answer, filled on first use and shared by every hit
-    identity_block_memo: bytes | None = field(default=None, init=False, repr=False, compare=False)
+    #: ``identity_block``'s two parts, filled on first use: this session's own lines, and the rest, which the
+    #: verdicts of every session of one organization role share (``verdict.render_session_lines``)
+    own_lines: bytes | None = field(default=None, init=False, repr=False, compare=False)
+    shared_lines: bytes = field(default=b"", init=False, repr=False, compare=False)
 
     @property
     def payload(self) -> dict[str, Any]:
@@ -39,18 +41,19 @@ class CachedVerdict:
         """The signed-in object for ``token`` (the token this verdict was reached for)."""
         return SignedInAuth(self.claims, token)
 
-    def identity_block(self, render: Callable[[Identity], bytes]) -> bytes:
-        """``render`` of the session's identity (its identity header lines, or the part of them that varies:
-        ``verdict.render_session_head``), computed on the first call and then returned as is: a hit writes these
-        bytes without looking at a header.
+    def identity_block(self, render: Callable[[Identity], tuple[bytes, bytes]]) -> bytes:
+        """The session's identity header lines: ``render`` of its identity (``verdict.render_session_lines``: its
+        own lines and the shared rest) on the first call, kept, and joined on every call after it, so a hit
+        writes them without looking at a header.
 
         One renderer per verdict: the service passes its own, always the same (the answer is never re-rendered).
         """
-        block = self.identity_block_memo
-        if block is None:
-            block = render(read_session_identity(self.claims))
-            object.__setattr__(self, "identity_block_memo", block)  # a lazily filled slot of a frozen object
-        return block
+        own = self.own_lines
+        if own is None:
+            own, shared = render(read_session_identity(self.claims))
+            object.__setattr__(self, "own_lines", own)  # lazily filled slots of a frozen object
+            object.__setattr__(self, "shared_lines", shared)
+        return own + self.shared_lines
 
 
 def header_kid(token: str) -> str | None:

@@ -297,8 +297,8 @@ async def test_a_refused_token_is_a_miss_and_a_request_without_one_asks_no_cache
 
 
 async def test_the_identity_headers_are_rendered_once_per_cached_verdict(fixture_mint: TokenMint) -> None:
-    """``identity_block`` renders on its first call and returns those same bytes to every later hit; the
-    rendering holds no token."""
+    """``identity_block`` renders on its first call and gives every later hit the same lines without rendering
+    again; the rendering holds no token."""
     authenticator, cache = cached_authenticator(mock_jwks())
     token = org_member(fixture_mint, "a")
     await authenticator.authenticate(RequestView.build("GET", "/", [("authorization", token)]))
@@ -306,12 +306,13 @@ async def test_the_identity_headers_are_rendered_once_per_cached_verdict(fixture
     assert verdict is not None
     rendered: list[object] = []
 
-    def render(identity: object) -> bytes:
+    def render(identity: object) -> tuple[bytes, bytes]:
         rendered.append(identity)
-        return b"x-clerk-user-id: user_a\r\n"
+        return b"x-clerk-user-id: user_a\r\n", b"x-clerk-token-type: session_token\r\n"
 
     first = verdict.identity_block(render)
-    assert verdict.identity_block(render) is first
+    assert first == b"x-clerk-user-id: user_a\r\nx-clerk-token-type: session_token\r\n"
+    assert verdict.identity_block(render) == first
     assert rendered == [SignedInAuth(verdict.claims, token).identity]
     secrets = [token, *token.split(".")]
     texts = [item for item in reachable(verdict) if isinstance(item, str | bytes)]
