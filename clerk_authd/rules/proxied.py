@@ -26,7 +26,7 @@ from enum import Enum
 from typing import Final
 
 from clerk_authd.rules.names import HANDSHAKE, HANDSHAKE_NONCE
-from clerk_authd.rules.request import RequestView, original_request
+from clerk_authd.rules.request import OwnUrl, RequestView, original_request
 from clerk_authd.rules.requirements import REQUIREMENT_NAMES, Requirements, parse_requirements
 
 
@@ -53,7 +53,7 @@ def trusted_headers(family: Family, headers: Iterable[tuple[str, str]]) -> list[
     return [pair for pair in headers if pair[0].lower() not in untrusted]
 
 
-def decided_request(family: Family, method: str, url: str, headers: Iterable[tuple[str, str]]) -> RequestView:
+def decided_request(family: Family, method: str, url: OwnUrl, headers: Iterable[tuple[str, str]]) -> RequestView:
     """The request a proxy of ``family`` asks about, read only from the headers that family overwrites."""
     return original_request(method, url, trusted_headers(family, headers))
 

@@ -82,7 +82,13 @@ def answers_of(app: AnyApp) -> AnswerPolicy:
 
 def request_view(request: Request) -> RequestView:
     """The request as Clerk's Express SDK sees it: its URL re-based on the forwarded or ``Host`` headers."""
-    return RequestView.build(request.method, request.url, node_headers(request))
+    return RequestView.build(request.method, deferred_url(request), node_headers(request))
+
+
+def deferred_url(request: Request) -> Callable[[], str]:
+    """``request.url``, read when the view first needs it: Sanic builds it anew on every read, and a request
+    decided on its ``Authorization`` token never needs it (``rules.request.OwnUrl``)."""
+    return lambda: request.url
 
 
 def node_headers(request: Request) -> list[tuple[str, str]]:

@@ -38,7 +38,7 @@ from clerk_authd.rules.requirements import (
 )
 from clerk_authd.rules.verdict import Verdict
 from clerk_authd.sanic.answers import AnswerPolicy, bad_request, with_empty_identity
-from clerk_authd.sanic.install import answers_of, node_headers, runtime_of
+from clerk_authd.sanic.install import answers_of, deferred_url, node_headers, runtime_of
 from clerk_authd.service.logging import DecisionLine, log_decision, log_operator_error
 from clerk_authd.service.ops import metrics_of
 
@@ -100,7 +100,7 @@ async def ext_authz(request: Request, original_path: str = "") -> HTTPResponse:
 async def handshake(request: Request) -> HTTPResponse:
     """Complete Clerk's handshake for the original URL (``X-Original-URL``): 307 back to it, clean, with every
     cookie."""
-    view = decided_request(Family.ORIGINAL, request.method, request.url, node_headers(request))
+    view = decided_request(Family.ORIGINAL, request.method, deferred_url(request), node_headers(request))
     if not carries_handshake(view):
         return _bad_request("/handshake", RequirementError(HANDSHAKE, "the original URL carries no handshake"))
     return await _decide(request, "/handshake", view, AnswerPolicy.handshake_done, requirements=NO_REQUIREMENTS)
@@ -109,7 +109,7 @@ async def handshake(request: Request) -> HTTPResponse:
 async def _proxied(request: Request, endpoint: str, family: Family, answer: Answer) -> HTTPResponse:
     """A proxy's question: the original request from ``family``'s headers, the operator's requirements."""
     headers = node_headers(request)
-    view = decided_request(family, request.method, request.url, headers)
+    view = decided_request(family, request.method, deferred_url(request), headers)
     if family is Family.FORWARDED and carries_handshake(view):
         return await _decide(request, endpoint, view, _complete_or_forward_auth, requirements=NO_REQUIREMENTS)
     query = request.query_string
@@ -130,7 +130,7 @@ def _complete_or_forward_auth(policy: AnswerPolicy, verdict: Verdict) -> HTTPRes
 def _asked_about(request: Request) -> RequestView:
     """What ``/auth`` and ``GET /has`` decide about: their own request, or the one ``X-Original-URL`` /
     ``X-Original-Method`` name (api.md §2)."""
-    return own_or_original_request(request.method, request.url, node_headers(request))
+    return own_or_original_request(request.method, deferred_url(request), node_headers(request))
 
 
 async def has(request: Request) -> HTTPResponse:
@@ -155,7 +155,7 @@ async def has(request: Request) -> HTTPResponse:
             ("authorization", f"Bearer {batch.token}")
         ]
     runtime = runtime_of(request.app)
-    verdict = await runtime.decide(RequestView.build(request.method, request.url, headers), query)
+    verdict = await runtime.decide(RequestView.build(request.method, deferred_url(request), headers), query)
     results = [verdict.signed_in and verdict.auth is not None and verdict.auth.has(**c.params) for c in batch.checks]
     return _record(request, "/has", verdict, answers_of(request.app).has_batch(verdict, results), started)
 

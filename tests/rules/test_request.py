@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 
 from clerk_authd.js.cookies import parse_cookies
 from clerk_authd.js.headers import combine_headers
 from clerk_authd.rules.carriers import parse_authorization
-from clerk_authd.rules.request import RequestView, original_request
+from clerk_authd.rules.request import OwnUrl, RequestView, original_request
 from tests.support import request_view
 
 # --- §1.1 the effective URL ------------------------------------------------------------------------------
@@ -190,3 +192,24 @@ def test_the_original_request_comes_from_proxy_headers(headers: dict[str, str], 
     """Method and URL of the request the proxy asks about, first found wins; else the request's own."""
     request = original_request("GET", "http://127.0.0.1:8787/verify", headers.items())
     assert (request.method, request.url) == (method, url)
+
+
+@pytest.mark.parametrize("build", [RequestView.build, original_request])
+def test_a_url_given_as_a_function_is_read_once_and_only_when_needed(
+    build: Callable[[str, OwnUrl, list[tuple[str, str]]], RequestView],
+) -> None:
+    """Headers, method and cookies never read the URL; the first URL read calls the function, later reads
+    reuse its answer, which is what the same URL given as a string gives."""
+    calls: list[str] = []
+
+    def own_url() -> str:
+        calls.append("read")
+        return "http://internal:8787/verify?x=1"
+
+    headers = [("host", "app.example"), ("authorization", "Bearer t"), ("cookie", "a=1")]
+    view = build("GET", own_url, headers)
+    assert (view.method, view.header("authorization"), view.cookies["a"]) == ("GET", "Bearer t", "1")
+    assert calls == []
+    assert view.url == build("GET", "http://internal:8787/verify?x=1", headers).url
+    assert (view.origin, view.query["x"], view.pathname) == ("http://app.example", "1", "/verify")
+    assert calls == ["read"]
