@@ -277,7 +277,33 @@ def _asked_about(method: str, url: OwnUrl, headers: Iterable[tuple[str, str]], *
     )
 
     def resolve() -> _Target:
+        absolute = _absolute_target(moving[3])
+        if absolute is not None:
+            return absolute
         inputs = _UrlInputs(_url_text(url), *moving)
         return (_original_memo if inputs.short else _original_target)(inputs)
 
     return RequestView(original_method, resolve, combined)
+
+
+#: an ``X-Original-URL`` that starts so is parsed alike with any base (WHATWG: a special scheme followed by
+#: ``//`` leaves the base unread), which is what every recipe sends (``$scheme://$http_host$request_uri``)
+_BASE_FREE_PREFIXES: Final = ("http://", "https://")
+
+
+def _absolute_target(original_url: str | None) -> _Target | None:
+    """The effective URL of an ``X-Original-URL`` that needs no base, without the request's own URL (which
+    ``_original_target`` would parse only to ignore it); ``None`` where the base could matter."""
+    if not original_url or not original_url.startswith(_BASE_FREE_PREFIXES):
+        return None
+    if len(original_url) > URL_MEMO_MAX_INPUT:
+        return _parse_absolute(original_url)
+    return _absolute_memo(original_url)
+
+
+def _parse_absolute(original_url: str) -> _Target | None:
+    parsed = parse_url(original_url)
+    return _Target.of(replace(parsed, fragment=None)) if parsed is not None and parsed.special else None
+
+
+_absolute_memo = lru_cache(maxsize=URL_MEMO_SIZE)(_parse_absolute)

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from clerk_authd.js.cookies import parse_cookies
 from clerk_authd.js.headers import combine_headers
+from clerk_authd.js.url import parse_url
 from clerk_authd.rules.carriers import parse_authorization
 from clerk_authd.rules.request import OwnUrl, RequestView, original_request
 from tests.support import request_view
@@ -213,3 +217,23 @@ def test_a_url_given_as_a_function_is_read_once_and_only_when_needed(
     assert view.url == build("GET", "http://internal:8787/verify?x=1", headers).url
     assert (view.origin, view.query["x"], view.pathname) == ("http://app.example", "1", "/verify")
     assert calls == ["read"]
+
+
+def _never_read() -> str:
+    raise AssertionError("the request's own URL was read")
+
+
+@given(st.sampled_from(["http://", "https://"]), st.text(alphabet="ab.:/\\?#@%[]:1 \t\n%2f", max_size=30))
+def test_an_absolute_original_url_is_resolved_without_the_requests_own(prefix: str, rest: str) -> None:
+    """An ``X-Original-URL`` starting ``http://`` or ``https://`` (what every recipe sends) parses alike with any
+    base, so the request's own URL is never built for it; what it resolves to is what it resolves to against
+    another base, or the request's own URL where it does not parse."""
+    original = prefix + rest
+    view = original_request("GET", _never_read, [("host", "h"), ("x-original-url", original)])
+    other_base = parse_url("https://elsewhere.example/a/b?c")
+    expected = parse_url(original, other_base)
+    if expected is None:
+        fallback = original_request("GET", "http://own.example/x", [("host", "h"), ("x-original-url", original)])
+        assert fallback.url == "http://h/x"
+        return
+    assert view.url == replace(expected, fragment=None).href
