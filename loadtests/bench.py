@@ -37,7 +37,7 @@ from typing import Any, Final
 
 from clerk_authd.rules.jwt import peek_jwt
 from clerk_authd.testing.fake_clerk import FakeClerk, FakeClerkThread
-from loadtests import ORIGINAL_REQUEST
+from loadtests import ORIGINAL_REQUEST, original_request_headers
 from loadtests.nginx import Nginx
 from loadtests.report import Memory, ScenarioResult, chart, markdown, render, to_json
 from loadtests.servers import LOOPBACK, ServerProcess, Usage, http_request, log_tail
@@ -121,11 +121,12 @@ class Bench:
 
     def bearer(self, path: str = "/verify", token: str | None = None) -> Request:
         """``path`` with the reused valid token (a cache hit after the first request)."""
-        return Request(path, headers={**ORIGINAL_REQUEST, "Authorization": f"Bearer {token or self.token}"})
+        headers = {**original_request_headers(path), "Authorization": f"Bearer {token or self.token}"}
+        return Request(path, headers=headers)
 
     def pooled(self, pool: Path, path: str = "/verify") -> Request:
         """``path`` with each token of ``pool`` in turn."""
-        return Request(path, headers=ORIGINAL_REQUEST, vary="Authorization", prefix="Bearer ", pool=pool)
+        return Request(path, headers=original_request_headers(path), vary="Authorization", prefix="Bearer ", pool=pool)
 
     def cookie(self, path: str = "/verify") -> Request:
         """A browser XHR with ``__session``, ``__client_uat`` (the session's sign-in time) and, as FakeClerk is a
@@ -135,7 +136,7 @@ class Bench:
             raise RuntimeError("the benchmark's own token does not decode")
         signed_in_at = int(decoded.payload["iat"]) - 60  # a client signed in before its token was issued
         cookie = f"__session={self.token}; __client_uat={signed_in_at}; __clerk_db_jwt=dvb_bench"
-        return Request(path, headers={**ORIGINAL_REQUEST, **BROWSER_XHR, "Cookie": cookie})
+        return Request(path, headers={**original_request_headers(path), **BROWSER_XHR, "Cookie": cookie})
 
     def flood(self) -> Request:
         """A distinct forged token per request: a genuine header and payload, a counter for the signature."""
