@@ -5,7 +5,7 @@ upstream (a second server block of the same nginx answering an empty 200), so th
 
 - ``/plain``: no auth, the nginx floor;
 - ``/protected``: ``auth_request`` to clerk_authd's ``/verify`` on every request, identity headers copied;
-- ``/cached``: the same, through the *verdict cache* below.
+- ``/cached``: the same, through the nginx recipe's verdict cache.
 
 The ``/cached`` location caches exactly as ``proxy-config nginx --verdict-cache DIR`` does (``recipes.nginx``:
 its directives, its key, its zone), so the benchmark measures the recipe's own verdict cache.

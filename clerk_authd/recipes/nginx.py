@@ -26,6 +26,7 @@ their key, credentials included: ``DIR`` belongs on a tmpfs (``/dev/shm``, ``/ru
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Final
 
 from clerk_authd.recipes.options import NGINX_COOKIE_COPIES, RecipeOptions, display_name
@@ -72,11 +73,11 @@ def variable(header: str) -> str:
     return header.removeprefix("x-").replace("-", "_")
 
 
-def _lines(indent: int, lines: list[str]) -> str:
+def _lines(indent: int, lines: Iterable[str]) -> str:
     return "\n".join(" " * indent + line for line in lines)
 
 
-def _block(indent: int, lines: list[str]) -> str:
+def _block(indent: int, lines: Iterable[str]) -> str:
     """``_lines`` ending in a newline, for a block the template holds only when an option asks for it."""
     return _lines(indent, lines) + "\n"
 
@@ -100,7 +101,7 @@ def render(options: RecipeOptions) -> dict[str, str]:
         "proxy_set_header X-Original-URL $scheme://$http_host$request_uri;",
     ]
     zone = _block(4, [verdict_cache_zone(options.verdict_cache)]) if options.verdict_cache else ""
-    verify_cache = _block(12, list(VERDICT_CACHE)) if options.verdict_cache else ""
+    verify_cache = _block(12, VERDICT_CACHE) if options.verdict_cache else ""
     text = f"""\
 # clerk-authd proxy-config nginx: nginx in front of http://{options.upstream}, asking clerk-authd at
 # http://{options.authd}. Run: nginx -p <a writable directory> -c <this file> -e stderr

@@ -268,19 +268,15 @@ def _asked_about(method: str, url: OwnUrl, headers: Iterable[tuple[str, str]], *
     combined = combine_headers(headers)
     get = combined.get
     original_method = (get("x-forwarded-method") if forwarded else None) or get("x-original-method") or method
-    moving = (
-        get("host"),
-        get("x-forwarded-host"),
-        get("x-forwarded-proto"),
-        get("x-original-url"),
-        (get("x-forwarded-uri") or get("x-original-uri")) if forwarded else None,
-    )
+    original_url = get("x-original-url")
+    host, forwarded_host, forwarded_proto = get("host"), get("x-forwarded-host"), get("x-forwarded-proto")
+    forwarded_uri = (get("x-forwarded-uri") or get("x-original-uri")) if forwarded else None
 
     def resolve() -> _Target:
-        absolute = _absolute_target(moving[3])
+        absolute = _absolute_target(original_url)
         if absolute is not None:
             return absolute
-        inputs = _UrlInputs(_url_text(url), *moving)
+        inputs = _UrlInputs(_url_text(url), host, forwarded_host, forwarded_proto, original_url, forwarded_uri)
         return (_original_memo if inputs.short else _original_target)(inputs)
 
     return RequestView(original_method, resolve, combined)
