@@ -50,19 +50,29 @@ class VerifiedTokenCache(Generic[V]):
     def __len__(self) -> int:
         return len(self._entries)
 
-    def get(self, token: str, now: float) -> V | None:
-        """The cached verdict for ``token`` if it is still valid at ``now`` (seconds); expired entries go."""
+    def get(self, token: str, now: float, *, counted: bool = True) -> V | None:
+        """The cached verdict for ``token`` if it is still valid at ``now`` (seconds); expired entries go.
+
+        ``counted`` ``False``: a look that may not decide the request (the service's bearer lane), so neither a
+        hit nor a miss is counted here; its caller counts the hit it answers with (``count_hit``).
+        """
         if self._max_size:
             key = token_digest(token)
             entry = self._entries.get(key)
             if entry is not None:
                 if now < entry[2]:
                     self._entries.move_to_end(key)
-                    self.hits += 1
+                    if counted:
+                        self.hits += 1
                     return entry[0]
                 del self._entries[key]
-        self.misses += 1
+        if counted:
+            self.misses += 1
         return None
+
+    def count_hit(self) -> None:
+        """Count one hit that an uncounted ``get`` found."""
+        self.hits += 1
 
     def put(self, token: str, value: V, *, kid: str | None, expires_at: float, now: float) -> None:
         """Remember ``value`` for ``token`` until ``expires_at`` (seconds), evicting the least recently used;

@@ -44,11 +44,20 @@ class SessionVerifier:
         """Whether a verified token is kept (``CLERK_AUTHD_CACHE_SIZE`` > 0)."""
         return self._cache is not None
 
-    def cached(self, token: str, now: float) -> CachedVerdict | None:
+    def cached(self, token: str, now: float, *, counted: bool = True) -> CachedVerdict | None:
+        """The cached verdict of ``token`` while it is valid at ``now`` and the keys behind it are usable.
+
+        ``counted`` ``False`` leaves the cache's hit and miss counts to the caller (``VerifiedTokenCache.get``).
+        """
         if self._cache is None or now > self.usable_until:
             return None
-        verdict = self._cache.get(token, now)
+        verdict = self._cache.get(token, now, counted=counted)
         return verdict if verdict is not None and now >= verdict.valid_from else None
+
+    def count_hit(self) -> None:
+        """Count a hit that an uncounted ``cached`` found and its caller answered with."""
+        if self._cache is not None:
+            self._cache.count_hit()
 
     async def verify(self, token: str, decoded: DecodedJwt | None = None) -> CachedVerdict:
         """``verifyToken`` plus the signed-in object (which can still refuse a malformed ``fea``), cached.

@@ -121,3 +121,15 @@ def test_the_digest_separates_tokens_and_survives_odd_text() -> None:
     """Distinct tokens get distinct keys, and text that is not valid UTF-8 still hashes instead of raising."""
     assert token_digest("a.b.c") != token_digest("a.b.d")
     assert len(token_digest("\ud800")) == 32
+
+
+def test_an_uncounted_look_counts_nothing_until_its_hit_is_counted() -> None:
+    """``counted=False`` (the bearer lane's look) finds and misses without counting; ``count_hit`` counts the hit
+    its caller answered with."""
+    cache: VerifiedTokenCache[str] = VerifiedTokenCache(10)
+    cache.put("token-a", "alice", kid="k1", expires_at=NOW + 60, now=NOW)
+    assert cache.get("token-a", NOW, counted=False) == "alice"
+    assert cache.get("token-b", NOW, counted=False) is None
+    assert (cache.hits, cache.misses) == (0, 0)
+    cache.count_hit()
+    assert (cache.hits, cache.misses) == (1, 0)
