@@ -34,6 +34,14 @@ def check_preconditions(options: AuthenticateOptions, request: RequestView, acce
         raise AuthenticateRequestError(MSG_MACHINE_KEY)
 
 
+def pass_for_any_request(options: AuthenticateOptions, accepts: AcceptsToken) -> bool:
+    """Whether ``check_preconditions`` passes whatever the request: it throws for none, and reads nothing of the
+    request (a satellite's checks read its ``Origin``), so a decision may skip it."""
+    if accepts == "m2m_token":
+        return bool(options.machine_secret_key or options.secret_key)
+    return not options.is_satellite and bool(options.secret_key or options.jwt_key)
+
+
 def _check_satellite(options: AuthenticateOptions, request: RequestView) -> None:
     if not options.sign_in_url and options.secret_key.startswith(("sk_test_", "test_")):
         raise AuthenticateRequestError("Missing signInUrl. Pass a signInUrl for dev instances if an app is satellite")
