@@ -32,7 +32,7 @@ from clerk_authd.clerk.keystore import KeyStore
 from clerk_authd.clerk.limiter import CallGuard
 from clerk_authd.clerk.machine import MachineAnswers, MachineVerifier
 from clerk_authd.clerk.options import AuthenticateOptions
-from clerk_authd.clerk.preconditions import check_preconditions
+from clerk_authd.clerk.preconditions import check_preconditions, pass_for_any_request
 from clerk_authd.clerk.refresh import SessionTokenErrors
 from clerk_authd.clerk.session_verifier import SessionVerifier
 from clerk_authd.errors import (
@@ -136,13 +136,36 @@ class Authenticator:
             raise AuthenticateRequestError(self._instance_error)
         check_preconditions(self._options, request, accepts)
         token = parse_authorization(request.header("authorization"))
-        if not token or not self.sessions.caches or not is_token_type_accepted("session_token", accepts):
+        if not token or not self._may_be_cached(accepts):
             return await self._uncached(request, instance, accepts, token, now)
         cached = self.sessions.cached(token, now)
         if cached is not None:  # the hot path: nothing else about the request matters
             return RequestState.signed_in(cached.signed_in(token), token, cache_hit=True, verdict=cached)
         state = await self._uncached(request, instance, accepts, token, now)
         return state if state.cache_hit is False else replace(state, cache_hit=False)
+
+    def _may_be_cached(self, accepts: AcceptsToken) -> bool:
+        """Whether a session token in ``Authorization`` is answered from the verified-token cache under ``accepts``."""
+        return self.sessions.caches and is_token_type_accepted("session_token", accepts)
+
+    def cached_header_session(self, token: str | None, accepts: AcceptsToken) -> CachedVerdict | None:
+        """The cached verdict ``authenticate`` answers with for a request whose ``Authorization`` token is ``token``,
+        when nothing else about the request can change that answer; ``None`` when something could (a satellite's
+        ``Origin``, options ``authenticate`` throws for, header-only machine types) or the cache does not know the
+        token: then ``authenticate`` decides.
+
+        What the service's bearer lane asks first. The cache does not count this look (``counted``): the caller
+        either answers with the verdict and counts the hit, or leaves the request to ``authenticate``, which counts.
+        """
+        if (
+            not token
+            or self._instance is None
+            or (isinstance(accepts, str) and accepts in _HEADER_ONLY)
+            or not self._may_be_cached(accepts)
+            or not pass_for_any_request(self._options, accepts)
+        ):
+            return None
+        return self.sessions.cached(token, self._clock(), counted=False)
 
     async def _uncached(
         self, request: RequestView, instance: Instance, accepts: AcceptsToken, token: str | None, now: float

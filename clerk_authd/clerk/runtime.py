@@ -25,8 +25,9 @@ from clerk_authd.clerk.options import AuthenticateOptions
 from clerk_authd.config import Settings
 from clerk_authd.errors import AuthenticateRequestError, BackendAPIError
 from clerk_authd.reasons import UNEXPECTED_ERROR
-from clerk_authd.rules.auth import Auth, SignedInAuth
+from clerk_authd.rules.auth import Auth, SignedInAuth, pending_as_signed_out
 from clerk_authd.rules.cached_verdict import CachedVerdict, header_kid
+from clerk_authd.rules.carriers import parse_authorization
 from clerk_authd.rules.keys import KeyResolver, PemKey
 from clerk_authd.rules.request import RequestView
 from clerk_authd.rules.requirements import NO_REQUIREMENTS, Requirements
@@ -114,6 +115,8 @@ class ClerkRuntime:
         machine_answers: MachineAnswers | None = (
             VerifiedTokenCache(settings.cache_size) if settings.cache_size and settings.machine_cache_s else None
         )
+        #: the configured ``accepts`` as Clerk's option, for every decision whose requirements name none
+        self._accepts = accepts_option(settings.accepts_token)
         self.authenticator = Authenticator(
             AuthenticateOptions.from_settings(settings),
             keys=self.keys,
@@ -192,9 +195,23 @@ class ClerkRuntime:
         cache: CacheResult | None = None if state.cache_hit is None else "hit" if state.cache_hit else "miss"
         return Verdict(view, state, auth, unmet, self.clock(), identity_block=identity, kid=_kid(state), cache=cache)
 
+    def cached_allowed(self, authorization: str | None) -> CachedVerdict | None:
+        """The cached verdict of a request that ``decide`` would allow on its ``Authorization`` header alone, with
+        no requirements and the configured ``accepts``: a session the cache knows, not pending (Clerk's
+        ``toAuth()`` signs a pending one out). ``None`` leaves the request to ``decide``; nothing is counted then.
+
+        ``authorization`` is the header's value as Clerk reads it (first of its name, trimmed, as Node's bytes).
+        """
+        token = parse_authorization(authorization)
+        cached = self.authenticator.cached_header_session(token, self._accepts)
+        if cached is None or token is None or not pending_as_signed_out(cached.signed_in(token)).is_authenticated:
+            return None
+        self.authenticator.sessions.count_hit()
+        return cached
+
     async def decide(self, view: RequestView, requirements: Requirements = NO_REQUIREMENTS) -> Verdict:
         """The service's decision: authenticate (``accepts`` from the call, else the settings), then requirements."""
-        accepts = accepts_option(requirements.accepts_token or self.settings.accepts_token)
+        accepts = accepts_option(requirements.accepts_token) if requirements.accepts_token else self._accepts
         state = await self.authenticate(view, accepts_token=accepts)
         return self.verdict(view, state, state.to_auth(), requirements)
 

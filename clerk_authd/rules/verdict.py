@@ -21,6 +21,8 @@ from clerk_authd.rules.request import RequestView
 from clerk_authd.rules.requirements import Requirement
 from clerk_authd.rules.state import RequestState, header_value
 
+#: the summary (status, reason, message) of every allowed decision
+SIGNED_IN: Final = ("signed-in", "", "")
 _SUMMARY_HEADERS: Final = IDENTITY_HEADERS[:3]
 _AUTH_HEADERS: Final = IDENTITY_HEADERS[3:]
 #: how many distinct (status, reason, message) header blocks ``summary_block`` keeps: the allowed, signed-out and
@@ -160,7 +162,7 @@ class Verdict:
             return "signed-out", "token-type-mismatch", ""
         if self.unmet is not None:
             return "signed-in", REQUIREMENT_NOT_MET, f"Requirement not met: {self.unmet.describe()}"
-        return "signed-in", "", ""
+        return SIGNED_IN
 
     def summary_json(self) -> dict[str, object]:
         """``{"status", "reason", "message"}``: the body of every JSON denial."""

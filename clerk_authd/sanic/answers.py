@@ -29,9 +29,10 @@ from sanic.response import BaseHTTPResponse, HTTPResponse
 from clerk_authd.config import Settings
 from clerk_authd.js.headers import node_wire
 from clerk_authd.rules.auth import SignedInAuth
+from clerk_authd.rules.cached_verdict import CachedVerdict
 from clerk_authd.rules.handshake import is_eligible
 from clerk_authd.rules.names import HANDSHAKE_PARAMS, IDENTITY_HEADERS, REDIRECT_TO_HEADER, SET_COOKIE_COPY_PREFIX
-from clerk_authd.rules.verdict import Verdict
+from clerk_authd.rules.verdict import SIGNED_IN, Verdict, render_session_lines, summary_block
 
 NO_STORE: Final = "no-store"
 _INVALID_TOKEN_CHALLENGE: Final = 'Bearer error="invalid_token"'
@@ -87,6 +88,22 @@ def sets_header(response: BaseHTTPResponse, name: str) -> bool:
 _BLOCK_NAMES: Final = frozenset((*IDENTITY_HEADERS, "cache-control", "x-accel-expires"))
 
 
+def _cache_lines(max_age: int | None) -> bytes:
+    """The ``Cache-Control`` line of an answer that may be kept ``max_age`` seconds (``None``: ``no-store``); one
+    kept longer than 0 s also says so to nginx's cache in ``X-Accel-Expires``, which nginx honours where it refuses
+    any ``Cache-Control`` with ``private`` (the verdict cache of ``proxy-config nginx --verdict-cache``); other
+    clients ignore it."""
+    if max_age is None:
+        return _NO_STORE_LINE
+    if max_age == 0:
+        return _NO_MAX_AGE_LINE
+    return b"cache-control: private, max-age=%d\r\nx-accel-expires: %d\r\n" % (max_age, max_age)
+
+
+#: the status, reason and message lines of every allowed answer
+_SIGNED_IN_SUMMARY: Final = summary_block(SIGNED_IN)
+
+
 def sign_in_location(sign_in_url: str, return_param: str, original_url: str) -> str:
     """``sign_in_url`` with ``original_url`` appended under ``return_param`` (none when the name is empty)."""
     if not return_param:
@@ -117,20 +134,13 @@ class AnswerPolicy:
         if not verdict.allowed:
             return None
         exp = verdict.auth.session_claims.get("exp") if isinstance(verdict.auth, SignedInAuth) else None
+        return self._keep_for(exp, verdict.now)
+
+    def _keep_for(self, exp: object, now: float) -> int:
+        """Seconds an allowed answer about a token expiring at ``exp`` may be kept at ``now`` (0 without a number)."""
         if not isinstance(exp, int | float) or isinstance(exp, bool) or not math.isfinite(exp):
             return 0
-        return max(0, math.floor(exp - verdict.now - self.skew_s))
-
-    def _cache_lines(self, verdict: Verdict) -> bytes:
-        """The ``Cache-Control`` line; an allowed answer kept longer than 0 s also says so to nginx's cache in
-        ``X-Accel-Expires``, which nginx honours where it refuses any ``Cache-Control`` with ``private`` (the
-        verdict cache of ``loadtests/nginx.py``); other clients ignore it."""
-        max_age = self.max_age(verdict)
-        if max_age is None:
-            return _NO_STORE_LINE
-        if max_age == 0:
-            return _NO_MAX_AGE_LINE
-        return b"cache-control: private, max-age=%d\r\nx-accel-expires: %d\r\n" % (max_age, max_age)
+        return max(0, math.floor(exp - now - self.skew_s))
 
     def sign_in_redirect(self, verdict: Verdict) -> str | None:
         """The sign-in URL (with the return parameter) for a signed-out browser navigation, else ``None``.
@@ -166,7 +176,7 @@ class AnswerPolicy:
         if with_cookies:
             for cookie in verdict.state.set_cookies:
                 headers.add("set-cookie", node_wire(cookie))
-        block = verdict.header_block() + (_NO_STORE_LINE if never_cache else self._cache_lines(verdict))
+        block = verdict.header_block() + (_NO_STORE_LINE if never_cache else _cache_lines(self.max_age(verdict)))
         if body is None:
             return IdentityResponse(None, status=status, headers=headers, content_type=_TEXT, identity_block=block)
         return IdentityResponse(
@@ -189,6 +199,14 @@ class AnswerPolicy:
         target = verdict.state.header("location") or self.sign_in_redirect(verdict)
         extra = [(REDIRECT_TO_HEADER, target), ("location", target)] if target else []
         return self.respond(verdict, 401, body=body, extra=[*extra, *copies])
+
+    def cached_allowed(self, cached: CachedVerdict, now: float) -> HTTPResponse:
+        """``auth_request``'s 200 for a session ``ClerkRuntime.cached_allowed`` allowed from the cache, where no
+        JSON was asked for: the answer ``respond`` gives that verdict, from its cached lines, without a ``Verdict``
+        (the service's bearer lane; ``tests/service/test_bearer_lane.py`` holds the two equal)."""
+        keep = _cache_lines(self._keep_for(cached.payload.get("exp"), now))
+        block = _SIGNED_IN_SUMMARY + cached.identity_block(render_session_lines) + keep
+        return IdentityResponse(None, status=200, headers=Header(), content_type=_TEXT, identity_block=block)
 
     def forward_auth(self, verdict: Verdict, *, with_cookies: bool = True) -> HTTPResponse:
         """``/forward-auth``, ``/ext-authz`` and ``require_auth``: 200, 307 handshake, 302 sign-in, 401/403/503 JSON.

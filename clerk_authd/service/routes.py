@@ -17,6 +17,7 @@ import orjson
 from sanic import Request, Sanic
 from sanic.response import HTTPResponse
 
+from clerk_authd.clerk.runtime import CacheResult
 from clerk_authd.rules.names import HANDSHAKE
 from clerk_authd.rules.proxied import (
     Family,
@@ -36,9 +37,10 @@ from clerk_authd.rules.requirements import (
     parse_batch,
     parse_requirements,
 )
-from clerk_authd.rules.verdict import Verdict
+from clerk_authd.rules.verdict import SIGNED_IN, Verdict
 from clerk_authd.sanic.answers import AnswerPolicy, bad_request, with_empty_identity
 from clerk_authd.sanic.install import answers_of, deferred_url, node_headers, runtime_of
+from clerk_authd.service.bearer_lane import bearer_lane
 from clerk_authd.service.logging import DecisionLine, log_decision, log_operator_error
 from clerk_authd.service.ops import metrics_of
 
@@ -75,7 +77,21 @@ async def _framework_answer(request: Request, exception: Exception) -> HTTPRespo
 async def verify(request: Request) -> HTTPResponse:
     """nginx ``auth_request`` / ingress-nginx ``auth-url``: 200, 401 (+ where to go), 403, 503; never 3xx.
 
-    The original request is ``X-Original-Method`` / ``X-Original-URL`` only (``rules.proxied``)."""
+    A cached session with nothing else to decide takes the bearer lane (``bearer_lane``); every other request is
+    decided in full (``verify_in_full``)."""
+    started = time.perf_counter()
+    lane = bearer_lane(request)
+    if lane is None:
+        return await verify_in_full(request)
+    response, cached = lane
+    return _log_and_count(
+        request, "/verify", response, started, SIGNED_IN, user_id=cached.claims.user_id, kid=cached.kid, cache="hit"
+    )
+
+
+async def verify_in_full(request: Request) -> HTTPResponse:
+    """``/verify`` by the whole decision. The original request is ``X-Original-Method`` / ``X-Original-URL``
+    only (``rules.proxied``)."""
     return await _proxied(request, "/verify", Family.ORIGINAL, AnswerPolicy.auth_request)
 
 
@@ -232,8 +248,34 @@ def _bad_request(endpoint: str, error: RequirementError) -> HTTPResponse:
 
 def _record(request: Request, endpoint: str, verdict: Verdict, response: HTTPResponse, started: float) -> HTTPResponse:
     """One log line and the metrics of one answered decision."""
+    return _log_and_count(
+        request,
+        endpoint,
+        response,
+        started,
+        verdict.summary(),
+        user_id=verdict.auth.user_id if verdict.auth is not None else None,
+        kid=verdict.kid,
+        cache=verdict.cache,
+        requirement=verdict.unmet.describe() if verdict.unmet is not None else None,
+    )
+
+
+def _log_and_count(
+    request: Request,
+    endpoint: str,
+    response: HTTPResponse,
+    started: float,
+    summary: tuple[str, str, str],
+    *,
+    user_id: str | None,
+    kid: str | None,
+    cache: CacheResult | None,
+    requirement: str | None = None,
+) -> HTTPResponse:
+    """Count the decision behind ``response`` and write its line; ``summary`` is its status, reason and message."""
     seconds = time.perf_counter() - started
-    status, reason, message = verdict.summary()
+    status, reason, message = summary
     metrics_of(request.app).decision(endpoint, response.status, reason, seconds)
     log_decision(
         DecisionLine(
@@ -241,12 +283,12 @@ def _record(request: Request, endpoint: str, verdict: Verdict, response: HTTPRes
             status=response.status,
             auth_status=status,
             reason=reason or None,
-            user_id=verdict.auth.user_id if verdict.auth is not None else None,
-            kid=verdict.kid,
-            cache=verdict.cache,
+            user_id=user_id,
+            kid=kid,
+            cache=cache,
             duration_ms=seconds * 1000,
             message=message or None,
-            requirement=verdict.unmet.describe() if verdict.unmet is not None else None,
+            requirement=requirement,
         ),
         debug=runtime_of(request.app).settings.debug,
     )

@@ -1,0 +1,221 @@
+"""The bearer lane: a cached session's ``/verify`` answered before the request view, exactly as the full decision.
+
+Each test builds Sanic requests in process against a running service (its runtime open, its cache warmed over
+HTTP) and holds the lane's answer equal to ``verify_in_full``'s for the same request, or checks that the lane
+leaves the request to it.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+import pytest
+from sanic import Request, Sanic
+from sanic.compat import Header
+from sanic.response import HTTPResponse
+
+from clerk_authd.config import load_settings
+from clerk_authd.sanic.answers import IdentityResponse
+from clerk_authd.sanic.install import runtime_of
+from clerk_authd.service.app import create_app
+from clerk_authd.service.bearer_lane import bearer_lane
+from clerk_authd.service.routes import verify_in_full
+from clerk_authd.testing.fake_clerk import FakeClerk
+from tests.servers import PK_LIVE_LOCAL, SIGN_IN_URL, Running, bearer, unique_app_name
+
+#: the service's clock: fixed, so that the two answers compared give the same ``max-age``
+NOW = float(int(time.time()))
+Pairs = Sequence[tuple[str, str]]
+StartLane = Callable[..., Awaitable[Running]]
+
+
+@pytest.fixture
+async def lane_clerk() -> Any:
+    async with FakeClerk(publishable_key=PK_LIVE_LOCAL, clock=lambda: NOW) as fake:
+        yield fake
+
+
+@pytest.fixture
+def start_lane(
+    serve_app: Callable[[Sanic[Any, Any]], Awaitable[Running]],
+    fake_variables: Callable[[FakeClerk], dict[str, str]],
+    lane_clerk: FakeClerk,
+) -> StartLane:
+    """The service on the fixed clock, with extra ``variables``."""
+
+    async def start(**variables: str) -> Running:
+        settings = load_settings({**fake_variables(lane_clerk), "CLERK_SIGN_IN_URL": SIGN_IN_URL, **variables})
+        return await serve_app(create_app(settings, name=unique_app_name("lane"), clock=lambda: NOW))
+
+    return start
+
+
+def org_token(fake: FakeClerk, **claims: Any) -> str:
+    """A session token with an active organization, so the identity block has every line."""
+    return fake.session_token(
+        user_id="user_lane",
+        ttl_s=600,
+        org_id="org_1",
+        org_slug="acme",
+        org_role="admin",
+        org_permissions=("org:billing:read",),
+        **claims,
+    )
+
+
+def sanic_request(app: Sanic[Any, Any], pairs: Pairs, path: str = "/verify") -> Request:
+    """The request Sanic's HTTP/1 parser builds for ``GET path`` with header lines ``pairs``."""
+    return Request(path.encode(), Header(pairs), "1.1", "GET", None, app)
+
+
+def wire(response: HTTPResponse) -> tuple[Any, ...]:
+    """Everything an answer puts on the wire but its date."""
+    block = response.identity_block if isinstance(response, IdentityResponse) else b""
+    return response.status, response.content_type, sorted(response.headers.items()), block, response.body
+
+
+async def assert_lane_answers_as_in_full(running: Running, pairs: Pairs, path: str = "/verify") -> None:
+    lane = bearer_lane(sanic_request(running.app, pairs, path))
+    assert lane is not None, "the lane left a cached session's request to the full decision"
+    full = await verify_in_full(sanic_request(running.app, pairs, path))
+    assert wire(lane[0]) == wire(full)
+
+
+async def assert_lane_declines(running: Running, pairs: Pairs, path: str = "/verify") -> None:
+    cache = runtime_of(running.app).cache
+    assert cache is not None
+    counts = cache.hits, cache.misses
+    assert bearer_lane(sanic_request(running.app, pairs, path)) is None
+    assert (cache.hits, cache.misses) == counts, "a declined lane counted a cache look"
+
+
+async def test_a_cached_session_is_answered_as_the_full_decision_answers_it(
+    start_lane: StartLane, lane_clerk: FakeClerk
+) -> None:
+    """Status, identity lines, Cache-Control with the token's remaining life, no body."""
+    running = await start_lane()
+    token = org_token(lane_clerk)
+    assert (await running.call("/verify", headers=bearer(token))).status == 200
+    await assert_lane_answers_as_in_full(running, [("authorization", f"Bearer {token}")])
+    lane = bearer_lane(sanic_request(running.app, [("authorization", f"Bearer {token}")]))
+    assert lane is not None
+    assert b"cache-control: private, max-age=" in wire(lane[0])[3]
+
+
+@pytest.mark.parametrize(
+    "shape",
+    [
+        pytest.param(lambda t: [("authorization", f"  Bearer {t}\t")], id="value-trimmed"),
+        pytest.param(lambda t: [("authorization", t)], id="no-bearer-prefix"),
+        pytest.param(lambda t: [("authorization", f"Bearer {t}"), ("authorization", "Bearer x")], id="first-wins"),
+        pytest.param(lambda t: [("accept", "text/html"), ("authorization", f"Bearer {t}")], id="accept-html"),
+        pytest.param(lambda t: [("x-original-url", "https://a.test/x?y"), ("authorization", t)], id="original"),
+        pytest.param(lambda t: [("cookie", "__session=other; __client_uat=0"), ("authorization", t)], id="cookie"),
+    ],
+)
+@pytest.mark.parametrize("path", ["/verify", "/verify?"])
+async def test_every_shape_of_a_cached_bearer_answers_as_in_full(
+    start_lane: StartLane, lane_clerk: FakeClerk, shape: Callable[[str], Pairs], path: str
+) -> None:
+    """Clerk reads the first Authorization (trimmed, with or without ``Bearer``) and nothing else of the request;
+    an empty query holds no requirement."""
+    running = await start_lane()
+    token = org_token(lane_clerk)
+    await running.call("/verify", headers=bearer(token))
+    await assert_lane_answers_as_in_full(running, shape(token), path)
+
+
+@pytest.mark.parametrize(
+    ("shape", "path"),
+    [
+        pytest.param(lambda t: [("authorization", f"Bearer {t}")], "/verify?role=admin", id="query"),
+        pytest.param(lambda t: [("accept", "text/html, application/json"), ("authorization", t)], "/verify", id="json"),
+        pytest.param(
+            lambda t: [("accept", "text/html"), ("accept", "application/json"), ("authorization", t)],
+            "/verify",
+            id="json-second-accept",
+        ),
+        pytest.param(lambda t: [], "/verify", id="no-authorization"),
+        pytest.param(lambda t: [("authorization", "")], "/verify", id="empty-authorization"),
+        pytest.param(lambda t: [("authorization", "Bearer ")], "/verify", id="empty-token"),
+        pytest.param(lambda t: [("authorization", f"Bearer {t}\u00e9")], "/verify", id="non-ascii"),
+        pytest.param(lambda t: [("authorization", "Bearer x"), ("authorization", t)], "/verify", id="first-unknown"),
+        pytest.param(lambda t: [("authorization", f"Bearer {t}x")], "/verify", id="uncached"),
+    ],
+)
+async def test_anything_else_is_left_to_the_full_decision_uncounted(
+    start_lane: StartLane, lane_clerk: FakeClerk, shape: Callable[[str], Pairs], path: str
+) -> None:
+    """A query (requirements, ``accepts``), a JSON answer, or a first Authorization the cache does not know."""
+    running = await start_lane()
+    token = org_token(lane_clerk)
+    await running.call("/verify", headers=bearer(token))
+    await assert_lane_declines(running, shape(token), path)
+
+
+async def test_a_pending_session_is_left_to_the_full_decision(start_lane: StartLane, lane_clerk: FakeClerk) -> None:
+    """Clerk's ``toAuth()`` signs a pending session out: the full decision answers 401."""
+    running = await start_lane()
+    token = org_token(lane_clerk, extra={"sts": "pending"})
+    assert (await running.call("/verify", headers=bearer(token))).status == 401
+    await assert_lane_declines(running, [("authorization", token)])
+
+
+@pytest.mark.parametrize(
+    "variables",
+    [
+        pytest.param({"CLERK_IS_SATELLITE": "true", "CLERK_DOMAIN": "satellite.test"}, id="satellite"),
+        pytest.param({"CLERK_AUTHD_ACCEPTS_TOKEN": "api_key"}, id="accepts-machine-only"),
+        pytest.param({"CLERK_AUTHD_ACCEPTS_TOKEN": "session_token,api_key"}, id="accepts-list"),
+    ],
+)
+async def test_options_that_read_more_of_the_request_close_the_lane(
+    start_lane: StartLane, lane_clerk: FakeClerk, variables: dict[str, str]
+) -> None:
+    """A satellite's checks read ``Origin``; a configured ``accepts`` the lane does not decide for leaves it too."""
+    running = await start_lane(**variables)
+    token = org_token(lane_clerk)
+    await running.call("/verify", headers=bearer(token))
+    if variables.get("CLERK_AUTHD_ACCEPTS_TOKEN") == "session_token,api_key":
+        await assert_lane_answers_as_in_full(running, [("authorization", token)])
+    else:
+        await assert_lane_declines(running, [("authorization", token)])
+
+
+async def test_with_the_cache_off_there_is_no_lane(start_lane: StartLane, lane_clerk: FakeClerk) -> None:
+    running = await start_lane(CLERK_AUTHD_CACHE_SIZE="0")
+    token = org_token(lane_clerk)
+    assert (await running.call("/verify", headers=bearer(token))).status == 200
+    assert bearer_lane(sanic_request(running.app, [("authorization", token)])) is None
+
+
+async def test_a_lane_answer_counts_one_hit_and_logs_the_full_decisions_line(
+    start_lane: StartLane, lane_clerk: FakeClerk, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Over HTTP: the first request misses, the lane's second is one hit, and its decision line equals the line
+    of the same request decided in full (``?accepts=session_token`` sends it there) but for its duration."""
+    running = await start_lane(CLERK_AUTHD_LOG_LEVEL="info")
+    token = org_token(lane_clerk)
+    cache = runtime_of(running.app).cache
+    assert cache is not None
+    await running.call("/verify", headers=bearer(token))
+    assert (cache.hits, cache.misses) == (0, 1)
+    by_lane = await running.call("/verify", headers=bearer(token))
+    assert (cache.hits, cache.misses) == (1, 1)
+    in_full = await running.call("/verify?accepts=session_token", headers=bearer(token))
+    assert (cache.hits, cache.misses) == (2, 1)
+    assert by_lane.status == in_full.status == 200
+    assert {k: v for k, v in by_lane.headers.items() if k != "Date"} == {
+        k: v for k, v in in_full.headers.items() if k != "Date"
+    }
+    lines = [json.loads(line) for line in capsys.readouterr().err.splitlines() if '"decision"' in line]
+    _, lane_line, full_line = (
+        {k: v for k, v in line.items() if k not in ("duration_ms", "ts", "time")} for line in lines
+    )
+    assert lane_line == full_line
+    assert lane_line["cache"] == "hit"
+    metrics = (await running.call("/metrics")).body.decode()
+    assert 'clerk_authd_decisions_total{endpoint="/verify",reason="",status="200"} 3.0' in metrics
