@@ -201,9 +201,10 @@ class AnswerPolicy:
         return self.respond(verdict, 401, body=body, extra=[*extra, *copies])
 
     def cached_allowed(self, cached: CachedVerdict, now: float) -> HTTPResponse:
-        """``auth_request``'s 200 for a session ``ClerkRuntime.cached_allowed`` allowed from the cache, where no
-        JSON was asked for: the answer ``respond`` gives that verdict, from its cached lines, without a ``Verdict``
-        (the service's bearer lane; ``tests/service/test_bearer_lane.py`` holds the two equal)."""
+        """The 200 of ``auth_request`` (where no JSON was asked for) and of ``forward_auth`` for a session
+        ``ClerkRuntime.cached_allowed`` allowed from the cache: the answer ``respond`` gives that verdict, from its
+        cached lines, without a ``Verdict`` (the service's bearer lane; ``tests/service/test_bearer_lane.py``
+        holds them equal)."""
         keep = _cache_lines(self._keep_for(cached.payload.get("exp"), now))
         block = _SIGNED_IN_SUMMARY + cached.identity_block(render_session_lines) + keep
         return IdentityResponse(None, status=200, headers=Header(), content_type=_TEXT, identity_block=block)

@@ -1,11 +1,12 @@
-"""The bearer lane: a ``/verify`` that the verified-token cache allows, answered before the request view is built.
+"""The bearer lane: a ``/verify`` or ``/forward-auth`` that the verified-token cache allows, answered before the
+request view is built.
 
 Most of a gateway's auth subrequests carry a session token the cache already knows in ``Authorization`` (a
 browser's XHR, one service calling another), and for those Clerk's answer depends on nothing else. The full
 decision still builds Clerk's view of the request (every header as Node combines it, the original request), a
 request state and a ``Verdict``, and answers from them: about two thirds of a cached ``/verify``'s handler time
-(py-spy and an in-process loop: 34 µs a call, of which the lane keeps about 9). The lane reads two headers, asks
-the runtime (``ClerkRuntime.cached_allowed``) and writes the answer from the verdict's cached lines
+(py-spy and an in-process loop: 34 µs a call, of which the lane keeps about 9). The lane reads a few headers,
+asks the runtime (``ClerkRuntime.cached_allowed``) and writes the answer from the verdict's cached lines
 (``AnswerPolicy.cached_allowed``); ``routes`` logs and counts it like any other decision.
 
 It answers only where the full decision could answer nothing else, and leaves the request to it otherwise:
@@ -13,7 +14,10 @@ It answers only where the full decision could answer nothing else, and leaves th
 - the auth URL has no query (a recipe's requirements and ``accepts`` live there);
 - the ``Authorization`` value Clerk reads (the first header of the name, trimmed) is ASCII: Node reads other
   bytes differently, and a token the cache knows has none;
-- no ``Accept`` header asks for JSON (``auth_request`` then answers with a body);
+- ``/verify``: no ``Accept`` header asks for JSON (``auth_request`` then answers with a body);
+- (``/forward-auth`` answers an allowed request without a body whatever it accepts; the handshake it completes
+  in place is never resolved for a token in ``Authorization``, which Clerk decides first, so its answer is the
+  same 200);
 - the runtime allows the request on that value alone: a known, unexpired, not pending session, under options
   that read nothing else of the request (not a satellite).
 
@@ -29,6 +33,7 @@ from sanic import Request
 from sanic.response import HTTPResponse
 
 from clerk_authd.rules.cached_verdict import CachedVerdict
+from clerk_authd.rules.proxied import Family
 from clerk_authd.sanic.install import answers_of, runtime_of
 
 _HTTP_WHITESPACE: Final = "\t\n\r "
@@ -36,12 +41,13 @@ _HTTP_WHITESPACE: Final = "\t\n\r "
 _JSON: Final = "application/json"
 
 
-def bearer_lane(request: Request) -> tuple[HTTPResponse, CachedVerdict] | None:
-    """``/verify``'s answer and the cached verdict behind it, when the lane may give it; ``None`` otherwise."""
+def bearer_lane(request: Request, family: Family) -> tuple[HTTPResponse, CachedVerdict] | None:
+    """The answer of ``family``'s endpoint (``ORIGINAL``: ``/verify``, ``FORWARDED``: ``/forward-auth``) and the
+    cached verdict behind it, when the lane may give it; ``None`` otherwise."""
     if request.query_string:
         return None
     authorization, wants_json = _read_lane_headers(request)
-    if authorization is None or wants_json or not authorization.isascii():
+    if authorization is None or not authorization.isascii() or (wants_json and family is Family.ORIGINAL):
         return None
     runtime = runtime_of(request.app)
     cached = runtime.cached_allowed(authorization)

@@ -8,7 +8,7 @@ the answer family (``answers.AnswerPolicy``). Each decision is logged once and c
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from functools import lru_cache
 from typing import Any, Final
 from urllib.parse import parse_qsl
@@ -79,14 +79,7 @@ async def verify(request: Request) -> HTTPResponse:
 
     A cached session with nothing else to decide takes the bearer lane (``bearer_lane``); every other request is
     decided in full (``verify_in_full``)."""
-    started = time.perf_counter()
-    lane = bearer_lane(request)
-    if lane is None:
-        return await verify_in_full(request)
-    response, cached = lane
-    return _log_and_count(
-        request, "/verify", response, started, SIGNED_IN, user_id=cached.claims.user_id, kid=cached.kid, cache="hit"
-    )
+    return await _by_lane_or_in_full(request, "/verify", Family.ORIGINAL, verify_in_full)
 
 
 async def verify_in_full(request: Request) -> HTTPResponse:
@@ -96,10 +89,30 @@ async def verify_in_full(request: Request) -> HTTPResponse:
 
 
 async def forward_auth(request: Request) -> HTTPResponse:
-    """Traefik ForwardAuth / Caddy ``forward_auth``: the same decision with real redirects, the original request
-    from ``X-Forwarded-Method`` / ``-Proto`` / ``-Host`` / ``-Uri`` only. A request carrying a handshake is
-    completed here (307 with its cookies), since these proxies return a non-2xx answer to the browser as it is."""
+    """Traefik ForwardAuth / Caddy ``forward_auth``: the same decision with real redirects; a cached session with
+    nothing else to decide takes the bearer lane, as on ``/verify``."""
+    return await _by_lane_or_in_full(request, "/forward-auth", Family.FORWARDED, forward_auth_in_full)
+
+
+async def forward_auth_in_full(request: Request) -> HTTPResponse:
+    """``/forward-auth`` by the whole decision: the original request from ``X-Forwarded-Method`` / ``-Proto`` /
+    ``-Host`` / ``-Uri`` only. A request carrying a handshake is completed here (307 with its cookies), since
+    these proxies return a non-2xx answer to the browser as it is."""
     return await _proxied(request, "/forward-auth", Family.FORWARDED, AnswerPolicy.forward_auth)
+
+
+async def _by_lane_or_in_full(
+    request: Request, endpoint: str, family: Family, in_full: Callable[[Request], Awaitable[HTTPResponse]]
+) -> HTTPResponse:
+    """The bearer lane's answer, logged and counted as a decision, or else ``in_full``'s."""
+    started = time.perf_counter()
+    lane = bearer_lane(request, family)
+    if lane is None:
+        return await in_full(request)
+    response, cached = lane
+    return _log_and_count(
+        request, endpoint, response, started, SIGNED_IN, user_id=cached.claims.user_id, kid=cached.kid, cache="hit"
+    )
 
 
 async def ext_authz(request: Request, original_path: str = "") -> HTTPResponse:

@@ -1,8 +1,9 @@
-"""The bearer lane: a cached session's ``/verify`` answered before the request view, exactly as the full decision.
+"""The bearer lane: a cached session's ``/verify`` or ``/forward-auth`` answered before the request view,
+exactly as the full decision answers it.
 
 Each test builds Sanic requests in process against a running service (its runtime open, its cache warmed over
-HTTP) and holds the lane's answer equal to ``verify_in_full``'s for the same request, or checks that the lane
-leaves the request to it.
+HTTP) and holds the lane's answer equal to ``verify_in_full``'s (or ``forward_auth_in_full``'s) for the same
+request, or checks that the lane leaves the request to it.
 """
 
 from __future__ import annotations
@@ -18,11 +19,12 @@ from sanic.compat import Header
 from sanic.response import HTTPResponse
 
 from clerk_authd.config import load_settings
+from clerk_authd.rules.proxied import Family
 from clerk_authd.sanic.answers import IdentityResponse
 from clerk_authd.sanic.install import runtime_of
 from clerk_authd.service.app import create_app
 from clerk_authd.service.bearer_lane import bearer_lane
-from clerk_authd.service.routes import verify_in_full
+from clerk_authd.service.routes import forward_auth_in_full, verify_in_full
 from clerk_authd.testing.fake_clerk import FakeClerk
 from tests.servers import PK_LIVE_LOCAL, SIGN_IN_URL, Running, bearer, unique_app_name
 
@@ -77,18 +79,27 @@ def wire(response: HTTPResponse) -> tuple[Any, ...]:
     return response.status, response.content_type, sorted(response.headers.items()), block, response.body
 
 
-async def assert_lane_answers_as_in_full(running: Running, pairs: Pairs, path: str = "/verify") -> None:
-    lane = bearer_lane(sanic_request(running.app, pairs, path))
+#: per endpoint, its family and its full decision
+IN_FULL = {Family.ORIGINAL: verify_in_full, Family.FORWARDED: forward_auth_in_full}
+PATHS = {Family.ORIGINAL: "/verify", Family.FORWARDED: "/forward-auth"}
+
+
+async def assert_lane_answers_as_in_full(
+    running: Running, pairs: Pairs, path: str = "/verify", family: Family = Family.ORIGINAL
+) -> None:
+    lane = bearer_lane(sanic_request(running.app, pairs, path), family)
     assert lane is not None, "the lane left a cached session's request to the full decision"
-    full = await verify_in_full(sanic_request(running.app, pairs, path))
+    full = await IN_FULL[family](sanic_request(running.app, pairs, path))
     assert wire(lane[0]) == wire(full)
 
 
-async def assert_lane_declines(running: Running, pairs: Pairs, path: str = "/verify") -> None:
+async def assert_lane_declines(
+    running: Running, pairs: Pairs, path: str = "/verify", family: Family = Family.ORIGINAL
+) -> None:
     cache = runtime_of(running.app).cache
     assert cache is not None
     counts = cache.hits, cache.misses
-    assert bearer_lane(sanic_request(running.app, pairs, path)) is None
+    assert bearer_lane(sanic_request(running.app, pairs, path), family) is None
     assert (cache.hits, cache.misses) == counts, "a declined lane counted a cache look"
 
 
@@ -100,7 +111,7 @@ async def test_a_cached_session_is_answered_as_the_full_decision_answers_it(
     token = org_token(lane_clerk)
     assert (await running.call("/verify", headers=bearer(token))).status == 200
     await assert_lane_answers_as_in_full(running, [("authorization", f"Bearer {token}")])
-    lane = bearer_lane(sanic_request(running.app, [("authorization", f"Bearer {token}")]))
+    lane = bearer_lane(sanic_request(running.app, [("authorization", f"Bearer {token}")]), Family.ORIGINAL)
     assert lane is not None
     assert b"cache-control: private, max-age=" in wire(lane[0])[3]
 
@@ -189,11 +200,13 @@ async def test_with_the_cache_off_there_is_no_lane(start_lane: StartLane, lane_c
     running = await start_lane(CLERK_AUTHD_CACHE_SIZE="0")
     token = org_token(lane_clerk)
     assert (await running.call("/verify", headers=bearer(token))).status == 200
-    assert bearer_lane(sanic_request(running.app, [("authorization", token)])) is None
+    for family in Family.ORIGINAL, Family.FORWARDED:
+        assert bearer_lane(sanic_request(running.app, [("authorization", token)], PATHS[family]), family) is None
 
 
+@pytest.mark.parametrize("path", ["/verify", "/forward-auth"])
 async def test_a_lane_answer_counts_one_hit_and_logs_the_full_decisions_line(
-    start_lane: StartLane, lane_clerk: FakeClerk, capsys: pytest.CaptureFixture[str]
+    start_lane: StartLane, lane_clerk: FakeClerk, capsys: pytest.CaptureFixture[str], path: str
 ) -> None:
     """Over HTTP: the first request misses, the lane's second is one hit, and its decision line equals the line
     of the same request decided in full (``?accepts=session_token`` sends it there) but for its duration."""
@@ -201,11 +214,11 @@ async def test_a_lane_answer_counts_one_hit_and_logs_the_full_decisions_line(
     token = org_token(lane_clerk)
     cache = runtime_of(running.app).cache
     assert cache is not None
-    await running.call("/verify", headers=bearer(token))
+    await running.call(path, headers=bearer(token))
     assert (cache.hits, cache.misses) == (0, 1)
-    by_lane = await running.call("/verify", headers=bearer(token))
+    by_lane = await running.call(path, headers=bearer(token))
     assert (cache.hits, cache.misses) == (1, 1)
-    in_full = await running.call("/verify?accepts=session_token", headers=bearer(token))
+    in_full = await running.call(f"{path}?accepts=session_token", headers=bearer(token))
     assert (cache.hits, cache.misses) == (2, 1)
     assert by_lane.status == in_full.status == 200
     assert {k: v for k, v in by_lane.headers.items() if k != "Date"} == {
@@ -216,6 +229,55 @@ async def test_a_lane_answer_counts_one_hit_and_logs_the_full_decisions_line(
         {k: v for k, v in line.items() if k not in ("duration_ms", "ts", "time")} for line in lines
     )
     assert lane_line == full_line
-    assert lane_line["cache"] == "hit"
+    assert (lane_line["endpoint"], lane_line["cache"]) == (path, "hit")
     metrics = (await running.call("/metrics")).body.decode()
-    assert 'clerk_authd_decisions_total{endpoint="/verify",reason="",status="200"} 3.0' in metrics
+    assert f'clerk_authd_decisions_total{{endpoint="{path}",reason="",status="200"}} 3.0' in metrics
+
+
+# --- /forward-auth ------------------------------------------------------------------------------------------
+
+FORWARDED = [("x-forwarded-method", "GET"), ("x-forwarded-proto", "https"), ("x-forwarded-host", "app.test")]
+
+
+@pytest.mark.parametrize(
+    "shape",
+    [
+        pytest.param(lambda t: [("authorization", t)], id="bare"),
+        pytest.param(lambda t: [*FORWARDED, ("x-forwarded-uri", "/dash"), ("authorization", t)], id="forwarded"),
+        pytest.param(lambda t: [("cookie", "__session=other; theme=dark"), ("authorization", t)], id="cookie"),
+        pytest.param(lambda t: [("accept", "application/json"), ("authorization", t)], id="json-has-no-body"),
+        pytest.param(
+            lambda t: [("x-original-url", "https://a.test/?__clerk_handshake=x"), ("authorization", t)],
+            id="another-familys-header",
+        ),
+        pytest.param(lambda t: [("cookie", "__clerk_handshake=x"), ("authorization", t)], id="handshake-cookie"),
+        pytest.param(
+            lambda t: [*FORWARDED, ("x-forwarded-uri", "/dash?__clerk_handshake=x&page=2"), ("authorization", t)],
+            id="handshake-in-the-forwarded-query",
+        ),
+    ],
+)
+async def test_a_cached_bearer_on_forward_auth_answers_as_in_full(
+    start_lane: StartLane, lane_clerk: FakeClerk, shape: Callable[[str], Pairs]
+) -> None:
+    """Traefik's and Caddy's question: nothing of the forwarded original request matters to a cached header
+    token, not even a handshake (below); ``Accept`` changes nothing in an allowed answer, which has no body."""
+    running = await start_lane()
+    token = org_token(lane_clerk)
+    await running.call("/forward-auth", headers=bearer(token))
+    await assert_lane_answers_as_in_full(running, shape(token), "/forward-auth", Family.FORWARDED)
+
+
+async def test_a_handshake_beside_a_cached_bearer_is_decided_on_the_bearer(
+    start_lane: StartLane, lane_clerk: FakeClerk
+) -> None:
+    """Clerk decides a token in ``Authorization`` before it resolves any handshake, so ``/forward-auth``'s
+    in-place completion has no cookies to set: over HTTP the answer is the lane's 200, with a nonce Clerk knows."""
+    running = await start_lane()
+    token = org_token(lane_clerk)
+    lane_clerk.register_handshake_nonce("nonce_1", [f"__session={token}; Path=/"])
+    await running.call("/forward-auth", headers=bearer(token))
+    pairs = [("cookie", "__clerk_handshake_nonce=nonce_1"), ("authorization", token)]
+    await assert_lane_answers_as_in_full(running, pairs, "/forward-auth", Family.FORWARDED)
+    answer = await running.call("/forward-auth", headers={**bearer(token), "Cookie": "__clerk_handshake_nonce=nonce_1"})
+    assert (answer.status, answer.headers["x-clerk-auth-status"]) == (200, "signed-in")
