@@ -195,15 +195,19 @@ class ClerkRuntime:
         cache: CacheResult | None = None if state.cache_hit is None else "hit" if state.cache_hit else "miss"
         return Verdict(view, state, auth, unmet, self.clock(), identity_block=identity, kid=_kid(state), cache=cache)
 
-    def cached_allowed(self, authorization: str | None) -> CachedVerdict | None:
+    def cached_allowed(
+        self, authorization: str | None, accepts_token: tuple[str, ...] | None = None
+    ) -> CachedVerdict | None:
         """The cached verdict of a request that ``decide`` would allow on its ``Authorization`` header alone, with
-        no requirements and the configured ``accepts``: a session the cache knows, not pending (Clerk's
-        ``toAuth()`` signs a pending one out). ``None`` leaves the request to ``decide``; nothing is counted then.
+        no requirement but ``accepts_token`` (``None``: the configured ``accepts``): a session the cache knows,
+        not pending (Clerk's ``toAuth()`` signs a pending one out). ``None`` leaves the request to ``decide``;
+        nothing is counted then.
 
         ``authorization`` is the header's value as Clerk reads it (first of its name, trimmed, as Node's bytes).
         """
         token = parse_authorization(authorization)
-        cached = self.authenticator.cached_header_session(token, self._accepts)
+        accepts = accepts_option(accepts_token) if accepts_token else self._accepts
+        cached = self.authenticator.cached_header_session(token, accepts)
         if cached is None or token is None or not pending_as_signed_out(cached.signed_in(token)).is_authenticated:
             return None
         self.authenticator.sessions.count_hit()

@@ -11,17 +11,22 @@ asks the runtime (``ClerkRuntime.cached_allowed``) and writes the answer from th
 
 It answers only where the full decision could answer nothing else, and leaves the request to it otherwise:
 
-- the auth URL has no query (a recipe's requirements and ``accepts`` live there);
+- the auth URL's query names no requirement, only ``accepts`` if anything (every generated recipe asks with
+  ``?accepts=session_token``), read strictly as the full decision reads it: a query the full decision would
+  refuse, or one that is exactly the original request's (which it reads leniently, ``operator_requirements``),
+  goes to it;
 - the ``Authorization`` value Clerk reads (the first header of the name, trimmed) is ASCII: Node reads other
   bytes differently, and a token the cache knows has none;
 - ``/verify``: no ``Accept`` header asks for JSON (``auth_request`` then answers with a body);
-- (``/forward-auth`` answers an allowed request without a body whatever it accepts; the handshake it completes
-  in place is never resolved for a token in ``Authorization``, which Clerk decides first, so its answer is the
-  same 200);
+- ``/forward-auth``: an ``accepts`` in the query is the configured one. That endpoint completes a handshake in
+  place, deciding it with the configured ``accepts``; Clerk never resolves a handshake for a token in
+  ``Authorization``, which it decides first, so that answer is the lane's 200 whenever the two agree. (An allowed
+  answer there has no body whatever the request accepts.)
 - the runtime allows the request on that value alone: a known, unexpired, not pending session, under options
   that read nothing else of the request (not a satellite).
 
-A declined request has cost a header scan and at most one uncounted cache look. ``tests/service/
+A declined request has cost a header scan, the query's parse (kept per query string) and at most one
+uncounted cache look. ``tests/service/
 test_bearer_lane.py`` holds the lane's answers, decision lines and counts equal to the full decision's.
 """
 
@@ -33,8 +38,10 @@ from sanic import Request
 from sanic.response import HTTPResponse
 
 from clerk_authd.rules.cached_verdict import CachedVerdict
-from clerk_authd.rules.proxied import Family
-from clerk_authd.sanic.install import answers_of, runtime_of
+from clerk_authd.rules.proxied import Family, original_query
+from clerk_authd.rules.requirements import NO_REQUIREMENTS, RequirementError, Requirements
+from clerk_authd.sanic.install import answers_of, node_headers, runtime_of
+from clerk_authd.service.auth_query import query_requirements
 
 _HTTP_WHITESPACE: Final = "\t\n\r "
 #: what makes ``auth_request`` answer with a JSON body (``AnswerPolicy.auth_request``)
@@ -44,16 +51,35 @@ _JSON: Final = "application/json"
 def bearer_lane(request: Request, family: Family) -> tuple[HTTPResponse, CachedVerdict] | None:
     """The answer of ``family``'s endpoint (``ORIGINAL``: ``/verify``, ``FORWARDED``: ``/forward-auth``) and the
     cached verdict behind it, when the lane may give it; ``None`` otherwise."""
-    if request.query_string:
-        return None
     authorization, wants_json = _read_lane_headers(request)
     if authorization is None or not authorization.isascii() or (wants_json and family is Family.ORIGINAL):
         return None
+    requirements = _only_accepts(request, family)
+    if requirements is None:
+        return None
     runtime = runtime_of(request.app)
-    cached = runtime.cached_allowed(authorization)
+    accepts = requirements.accepts_token
+    if family is Family.FORWARDED and accepts is not None and accepts != runtime.settings.accepts_token:
+        return None  # a forwarded request carrying a handshake is decided with the configured accepts
+    cached = runtime.cached_allowed(authorization, accepts)
     if cached is None:
         return None
     return answers_of(request.app).cached_allowed(cached, runtime.clock()), cached
+
+
+def _only_accepts(request: Request, family: Family) -> Requirements | None:
+    """The auth URL's requirements when they hold ``accepts`` at most and the full decision reads them strictly;
+    ``None`` otherwise."""
+    query = request.query_string
+    if not query:
+        return NO_REQUIREMENTS
+    if query == original_query(family, node_headers(request)):
+        return None
+    try:
+        requirements = query_requirements(query)
+    except RequirementError:
+        return None
+    return None if requirements.checks else requirements
 
 
 def _read_lane_headers(request: Request) -> tuple[str | None, bool]:

@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable
-from functools import lru_cache
 from typing import Any, Final
-from urllib.parse import parse_qsl
 
 import orjson
 from sanic import Request, Sanic
@@ -33,13 +31,12 @@ from clerk_authd.rules.requirements import (
     REQUIREMENT_NAMES,
     RequirementError,
     Requirements,
-    is_clerk_parameter,
     parse_batch,
-    parse_requirements,
 )
 from clerk_authd.rules.verdict import SIGNED_IN, Verdict
 from clerk_authd.sanic.answers import AnswerPolicy, bad_request, with_empty_identity
 from clerk_authd.sanic.install import answers_of, deferred_url, node_headers, runtime_of
+from clerk_authd.service.auth_query import query_requirements
 from clerk_authd.service.bearer_lane import bearer_lane
 from clerk_authd.service.logging import DecisionLine, log_decision, log_operator_error
 from clerk_authd.service.ops import metrics_of
@@ -229,29 +226,8 @@ async def _decide(
 
 
 def _query_requirements(request: Request, *, own_url: bool, accepts_only: bool) -> Requirements:
-    """The query's requirements; where the query is the decided request's own (``/has``, ``/auth``), Clerk's
-    parameters (a handshake, a dev browser, a sync) are left to Clerk."""
-    query = request.query_string
-    if len(query) > REQUIREMENTS_MEMO_MAX_QUERY:
-        return _parse_query_requirements(query, own_url=own_url, accepts_only=accepts_only)
-    return _requirements_memo(query, own_url=own_url, accepts_only=accepts_only)
-
-
-def _parse_query_requirements(query: str, *, own_url: bool, accepts_only: bool) -> Requirements:
-    pairs = parse_qsl(query, keep_blank_values=True)  # what Sanic's get_query_args(keep_blank_values=True) does
-    if own_url:
-        pairs = [(name, value) for name, value in pairs if not is_clerk_parameter(name)]
-    requirements = parse_requirements(pairs)
-    if accepts_only and requirements.checks:
-        raise RequirementError(requirements.checks[0].name, "this endpoint takes no requirements, only accepts")
-    return requirements
-
-
-#: A proxy's auth URL carries the same few requirement queries on every request, so their parsing is kept per
-#: query string (a refused query raises again, uncached); long queries, which no recipe writes, are not kept.
-REQUIREMENTS_MEMO_SIZE: Final = 256
-REQUIREMENTS_MEMO_MAX_QUERY: Final = 1024
-_requirements_memo = lru_cache(maxsize=REQUIREMENTS_MEMO_SIZE)(_parse_query_requirements)
+    """The requirements of the request's own query (``auth_query``)."""
+    return query_requirements(request.query_string, own_url=own_url, accepts_only=accepts_only)
 
 
 def _bad_request(endpoint: str, error: RequirementError) -> HTTPResponse:

@@ -127,7 +127,7 @@ async def test_a_cached_session_is_answered_as_the_full_decision_answers_it(
         pytest.param(lambda t: [("cookie", "__session=other; __client_uat=0"), ("authorization", t)], id="cookie"),
     ],
 )
-@pytest.mark.parametrize("path", ["/verify", "/verify?"])
+@pytest.mark.parametrize("path", ["/verify", "/verify?", "/verify?accepts=session_token", "/verify?accepts=any"])
 async def test_every_shape_of_a_cached_bearer_answers_as_in_full(
     start_lane: StartLane, lane_clerk: FakeClerk, shape: Callable[[str], Pairs], path: str
 ) -> None:
@@ -142,7 +142,16 @@ async def test_every_shape_of_a_cached_bearer_answers_as_in_full(
 @pytest.mark.parametrize(
     ("shape", "path"),
     [
-        pytest.param(lambda t: [("authorization", f"Bearer {t}")], "/verify?role=admin", id="query"),
+        pytest.param(lambda t: [("authorization", f"Bearer {t}")], "/verify?role=admin", id="a-requirement"),
+        pytest.param(lambda t: [("authorization", t)], "/verify?accepts=session_token&role=a", id="and-accepts"),
+        pytest.param(lambda t: [("authorization", t)], "/verify?acepts=session_token", id="refused-query"),
+        pytest.param(lambda t: [("authorization", t)], "/verify?accepts=nope", id="refused-accepts"),
+        pytest.param(lambda t: [("authorization", t)], "/verify?accepts=api_key", id="session-not-accepted"),
+        pytest.param(
+            lambda t: [("x-original-url", "https://a.test/x?accepts=api_key"), ("authorization", t)],
+            "/verify?accepts=api_key",
+            id="query-copied-from-the-original",
+        ),
         pytest.param(lambda t: [("accept", "text/html, application/json"), ("authorization", t)], "/verify", id="json"),
         pytest.param(
             lambda t: [("accept", "text/html"), ("accept", "application/json"), ("authorization", t)],
@@ -160,7 +169,8 @@ async def test_every_shape_of_a_cached_bearer_answers_as_in_full(
 async def test_anything_else_is_left_to_the_full_decision_uncounted(
     start_lane: StartLane, lane_clerk: FakeClerk, shape: Callable[[str], Pairs], path: str
 ) -> None:
-    """A query (requirements, ``accepts``), a JSON answer, or a first Authorization the cache does not know."""
+    """A requirement, a query the full decision refuses or reads leniently, an ``accepts`` without sessions, a
+    JSON answer, or a first Authorization the cache does not know."""
     running = await start_lane()
     token = org_token(lane_clerk)
     await running.call("/verify", headers=bearer(token))
@@ -209,7 +219,8 @@ async def test_a_lane_answer_counts_one_hit_and_logs_the_full_decisions_line(
     start_lane: StartLane, lane_clerk: FakeClerk, capsys: pytest.CaptureFixture[str], path: str
 ) -> None:
     """Over HTTP: the first request misses, the lane's second is one hit, and its decision line equals the line
-    of the same request decided in full (``?accepts=session_token`` sends it there) but for its duration."""
+    of the same request decided in full (a query copied from the original request sends it there) but for its
+    duration."""
     running = await start_lane(CLERK_AUTHD_LOG_LEVEL="info")
     token = org_token(lane_clerk)
     cache = runtime_of(running.app).cache
@@ -218,7 +229,9 @@ async def test_a_lane_answer_counts_one_hit_and_logs_the_full_decisions_line(
     assert (cache.hits, cache.misses) == (0, 1)
     by_lane = await running.call(path, headers=bearer(token))
     assert (cache.hits, cache.misses) == (1, 1)
-    in_full = await running.call(f"{path}?accepts=session_token", headers=bearer(token))
+    original = {"/verify": "X-Original-URL", "/forward-auth": "X-Forwarded-Uri"}[path]
+    copied = {**bearer(token), original: "https://app.test/x?accepts=session_token"}
+    in_full = await running.call(f"{path}?accepts=session_token", headers=copied)
     assert (cache.hits, cache.misses) == (2, 1)
     assert by_lane.status == in_full.status == 200
     assert {k: v for k, v in by_lane.headers.items() if k != "Date"} == {
@@ -266,6 +279,7 @@ async def test_a_cached_bearer_on_forward_auth_answers_as_in_full(
     token = org_token(lane_clerk)
     await running.call("/forward-auth", headers=bearer(token))
     await assert_lane_answers_as_in_full(running, shape(token), "/forward-auth", Family.FORWARDED)
+    await assert_lane_answers_as_in_full(running, shape(token), "/forward-auth?accepts=session_token", Family.FORWARDED)
 
 
 async def test_a_handshake_beside_a_cached_bearer_is_decided_on_the_bearer(
@@ -281,3 +295,16 @@ async def test_a_handshake_beside_a_cached_bearer_is_decided_on_the_bearer(
     await assert_lane_answers_as_in_full(running, pairs, "/forward-auth", Family.FORWARDED)
     answer = await running.call("/forward-auth", headers={**bearer(token), "Cookie": "__clerk_handshake_nonce=nonce_1"})
     assert (answer.status, answer.headers["x-clerk-auth-status"]) == (200, "signed-in")
+
+
+async def test_a_forwarded_accepts_other_than_the_configured_one_is_left_to_the_full_decision(
+    start_lane: StartLane, lane_clerk: FakeClerk
+) -> None:
+    """``/forward-auth`` decides a request carrying a handshake with the configured ``accepts``, so the lane takes
+    only that one from the query."""
+    running = await start_lane()
+    token = org_token(lane_clerk)
+    await running.call("/forward-auth", headers=bearer(token))
+    pairs = [("cookie", "__clerk_handshake=x"), ("authorization", token)]
+    await assert_lane_declines(running, pairs, "/forward-auth?accepts=session_token,api_key", Family.FORWARDED)
+    await assert_lane_answers_as_in_full(running, pairs, "/verify?accepts=session_token,api_key")
