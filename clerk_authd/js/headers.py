@@ -15,7 +15,8 @@ _FIRST_WINS: Final = frozenset(
         "proxy-authorization", "referer", "retry-after", "server", "user-agent",
     }
 )  # fmt: skip
-_HTTP_WHITESPACE: Final = "\t\n\r "
+#: what Node trims around header names and values (HTTP's optional whitespace)
+HTTP_WHITESPACE: Final = "\t\n\r "
 T = TypeVar("T")
 
 
@@ -27,8 +28,8 @@ def combine_headers(pairs: Iterable[tuple[str, str]]) -> dict[str, str]:
     combined: dict[str, str] = {}
     joined = False
     for raw_name, raw_value in pairs:
-        name = raw_name.strip(_HTTP_WHITESPACE).lower()
-        value = raw_value.strip(_HTTP_WHITESPACE)
+        name = raw_name.strip(HTTP_WHITESPACE).lower()
+        value = raw_value.strip(HTTP_WHITESPACE)
         if name not in combined:
             combined[name] = value
         elif name == "cookie":
@@ -39,7 +40,7 @@ def combine_headers(pairs: Iterable[tuple[str, str]]) -> dict[str, str]:
             joined = True
     if not joined:  # every value is trimmed already; only a join with an empty value can leave an edge
         return combined
-    return {name: value.strip(_HTTP_WHITESPACE) for name, value in combined.items()}
+    return {name: value.strip(HTTP_WHITESPACE) for name, value in combined.items()}
 
 
 class Headers(Mapping[str, str]):

@@ -15,8 +15,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Final, Literal
+from typing import Literal
 
+from clerk_authd.js.headers import HTTP_WHITESPACE
 from clerk_authd.reasons import TOKEN_TYPE_MISMATCH
 from clerk_authd.rules.auth import (
     Auth,
@@ -32,15 +33,13 @@ from clerk_authd.rules.tokentypes import SESSION_TOKEN, TokenType, is_machine_to
 
 AuthStatus = Literal["signed-in", "signed-out", "handshake"]
 
-_HTTP_WHITESPACE: Final = "\t\n\r "
-
 
 def header_value(value: str) -> str | None:
     """What ``Headers.set`` stores for ``value`` (undici): edges' HTTP whitespace trimmed; ``None`` where it throws.
 
     It throws for a character above U+00FF (not a ByteString) and for a CR, LF or NUL left inside.
     """
-    value = value.strip(_HTTP_WHITESPACE)
+    value = value.strip(HTTP_WHITESPACE)
     if "\r" in value or "\n" in value or "\0" in value:
         return None
     if not value.isascii():

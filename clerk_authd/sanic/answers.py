@@ -104,6 +104,12 @@ def _cache_lines(max_age: int | None) -> bytes:
 _SIGNED_IN_SUMMARY: Final = summary_block(SIGNED_IN)
 
 
+def asks_for_json(accept: str) -> bool:
+    """Whether an ``Accept`` value makes ``auth_request`` answer with ``/auth``'s JSON (any value holding
+    ``application/json``, so several headers may be asked one by one as well as joined)."""
+    return _JSON in accept
+
+
 def sign_in_location(sign_in_url: str, return_param: str, original_url: str) -> str:
     """``sign_in_url`` with ``original_url`` appended under ``return_param`` (none when the name is empty)."""
     if not return_param:
@@ -187,7 +193,7 @@ class AnswerPolicy:
 
     def auth_request(self, verdict: Verdict) -> HTTPResponse:
         """``/verify``: 200 allow, 401 signed out (where to go in ``X-Clerk-Redirect-To``), 403, 503; never 3xx."""
-        wants_json = _JSON in (verdict.view.header("accept") or "")
+        wants_json = asks_for_json(verdict.view.header("accept") or "")
         body = self.auth_body(verdict) if wants_json else None
         copies = [(f"{SET_COOKIE_COPY_PREFIX}{n}", cookie) for n, cookie in enumerate(verdict.state.set_cookies, 1)]
         if verdict.keys_unavailable:
@@ -200,7 +206,7 @@ class AnswerPolicy:
         extra = [(REDIRECT_TO_HEADER, target), ("location", target)] if target else []
         return self.respond(verdict, 401, body=body, extra=[*extra, *copies])
 
-    def cached_allowed(self, cached: CachedVerdict, now: float) -> HTTPResponse:
+    def allowed_from_cache(self, cached: CachedVerdict, now: float) -> HTTPResponse:
         """The 200 of ``auth_request`` (where no JSON was asked for) and of ``forward_auth`` for a session
         ``ClerkRuntime.cached_allowed`` allowed from the cache: the answer ``respond`` gives that verdict, from its
         cached lines, without a ``Verdict`` (the service's bearer lane; ``tests/service/test_bearer_lane.py``

@@ -7,7 +7,7 @@ decision still builds Clerk's view of the request (every header as Node combines
 request state and a ``Verdict``, and answers from them: about two thirds of a cached ``/verify``'s handler time
 (py-spy and an in-process loop: 34 µs a call, of which the lane keeps about 9). The lane reads a few headers,
 asks the runtime (``ClerkRuntime.cached_allowed``) and writes the answer from the verdict's cached lines
-(``AnswerPolicy.cached_allowed``); ``routes`` logs and counts it like any other decision.
+(``AnswerPolicy.allowed_from_cache``); ``routes`` logs and counts it like any other decision.
 
 It answers only where the full decision could answer nothing else, and leaves the request to it otherwise:
 
@@ -26,26 +26,22 @@ It answers only where the full decision could answer nothing else, and leaves th
   that read nothing else of the request (not a satellite).
 
 A declined request has cost a header scan, the query's parse (kept per query string) and at most one
-uncounted cache look. ``tests/service/
-test_bearer_lane.py`` holds the lane's answers, decision lines and counts equal to the full decision's.
+uncounted cache look. ``tests/service/test_bearer_lane.py`` holds the lane's answers, decision lines and counts
+equal to the full decision's.
 """
 
 from __future__ import annotations
 
-from typing import Final
-
 from sanic import Request
 from sanic.response import HTTPResponse
 
+from clerk_authd.js.headers import HTTP_WHITESPACE
 from clerk_authd.rules.cached_verdict import CachedVerdict
 from clerk_authd.rules.proxied import Family, original_query
 from clerk_authd.rules.requirements import NO_REQUIREMENTS, RequirementError, Requirements
+from clerk_authd.sanic.answers import asks_for_json
 from clerk_authd.sanic.install import answers_of, node_headers, runtime_of
 from clerk_authd.service.auth_query import query_requirements
-
-_HTTP_WHITESPACE: Final = "\t\n\r "
-#: what makes ``auth_request`` answer with a JSON body (``AnswerPolicy.auth_request``)
-_JSON: Final = "application/json"
 
 
 def bearer_lane(request: Request, family: Family) -> tuple[HTTPResponse, CachedVerdict] | None:
@@ -64,7 +60,7 @@ def bearer_lane(request: Request, family: Family) -> tuple[HTTPResponse, CachedV
     cached = runtime.cached_allowed(authorization, accepts)
     if cached is None:
         return None
-    return answers_of(request.app).cached_allowed(cached, runtime.clock()), cached
+    return answers_of(request.app).allowed_from_cache(cached, runtime.clock()), cached
 
 
 def _only_accepts(request: Request, family: Family) -> Requirements | None:
@@ -83,16 +79,16 @@ def _only_accepts(request: Request, family: Family) -> Requirements | None:
 
 
 def _read_lane_headers(request: Request) -> tuple[str | None, bool]:
-    """The ``Authorization`` value as ``js.headers`` reads it (the first of the name, trimmed; names are trimmed
-    too, as ``combine_headers`` trims them), and whether any ``Accept`` value holds ``application/json`` (as their
-    Node-joined value would)."""
+    """The ``Authorization`` value as ``js.headers`` reads it (the first of the name, trimmed; names trimmed and
+    lowercased as ``combine_headers`` does, though Sanic's HTTP/1 parser already lowercases them), and whether an
+    ``Accept`` value asks for JSON (as their Node-joined value would)."""
     authorization: str | None = None
     wants_json = False
     for raw_name, value in request.headers.items():
-        name = raw_name.strip(_HTTP_WHITESPACE)
+        name = raw_name.strip(HTTP_WHITESPACE).lower()
         if name == "authorization":
             if authorization is None:
-                authorization = value.strip(_HTTP_WHITESPACE)
-        elif name == "accept" and _JSON in value:
+                authorization = value.strip(HTTP_WHITESPACE)
+        elif name == "accept" and asks_for_json(value):
             wants_json = True
     return authorization, wants_json

@@ -308,3 +308,15 @@ async def test_a_forwarded_accepts_other_than_the_configured_one_is_left_to_the_
     pairs = [("cookie", "__clerk_handshake=x"), ("authorization", token)]
     await assert_lane_declines(running, pairs, "/forward-auth?accepts=session_token,api_key", Family.FORWARDED)
     await assert_lane_answers_as_in_full(running, pairs, "/verify?accepts=session_token,api_key")
+
+
+async def test_header_names_are_read_case_blind_as_node_reads_them(
+    start_lane: StartLane, lane_clerk: FakeClerk
+) -> None:
+    """Sanic's HTTP/1 parser lowercases names, but another transport might not: a first ``Authorization`` in
+    another case is still the one Clerk reads, so the lane must not skip it to a cached token after it."""
+    running = await start_lane()
+    token = org_token(lane_clerk)
+    await running.call("/verify", headers=bearer(token))
+    await assert_lane_declines(running, [("Authorization", "Bearer not-a-token"), ("authorization", token)])
+    await assert_lane_answers_as_in_full(running, [("AUTHORIZATION", token), ("accept", "text/html")])
