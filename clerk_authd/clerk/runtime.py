@@ -196,19 +196,22 @@ class ClerkRuntime:
         return Verdict(view, state, auth, unmet, self.clock(), identity_block=identity, kid=_kid(state), cache=cache)
 
     def cached_allowed(
-        self, authorization: str | None, accepts_token: tuple[str, ...] | None = None
+        self, authorization: str | None, requirements: Requirements = NO_REQUIREMENTS
     ) -> CachedVerdict | None:
-        """The cached verdict of a request that ``decide`` would allow on its ``Authorization`` header alone, with
-        no requirement but ``accepts_token`` (``None``: the configured ``accepts``): a session the cache knows,
-        not pending (Clerk's ``toAuth()`` signs a pending one out). ``None`` leaves the request to ``decide``;
-        nothing is counted then.
+        """The cached verdict of a request that ``decide`` would allow on its ``Authorization`` header alone under
+        ``requirements`` (its ``accepts``, else the configured one): a session the cache knows, not pending
+        (Clerk's ``toAuth()`` signs a pending one out), meeting every check. ``None`` leaves the request to
+        ``decide``, which also answers a denial; nothing is counted then.
 
         ``authorization`` is the header's value as Clerk reads it (first of its name, trimmed, as Node's bytes).
         """
         token = parse_authorization(authorization)
-        accepts = accepts_option(accepts_token) if accepts_token else self._accepts
+        accepts = accepts_option(requirements.accepts_token) if requirements.accepts_token else self._accepts
         cached = self.authenticator.cached_header_session(token, accepts)
-        if cached is None or token is None or not pending_as_signed_out(cached.signed_in(token)).is_authenticated:
+        if cached is None or token is None:
+            return None
+        auth = pending_as_signed_out(cached.signed_in(token))
+        if not auth.is_authenticated or requirements.first_unmet(auth) is not None:
             return None
         self.authenticator.sessions.count_hit()
         return cached

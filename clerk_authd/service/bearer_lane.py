@@ -11,10 +11,9 @@ asks the runtime (``ClerkRuntime.cached_allowed``) and writes the answer from th
 
 It answers only where the full decision could answer nothing else, and leaves the request to it otherwise:
 
-- the auth URL's query names no requirement, only ``accepts`` if anything (every generated recipe asks with
-  ``?accepts=session_token``), read strictly as the full decision reads it: a query the full decision would
-  refuse, or one that is exactly the original request's (which it reads leniently, ``operator_requirements``),
-  goes to it;
+- the auth URL's query (every generated recipe asks with ``?accepts=session_token``, and may add requirements)
+  is read strictly as the full decision reads it: a query the full decision would refuse, or one that is
+  exactly the original request's (which it reads leniently, ``operator_requirements``), goes to it;
 - the ``Authorization`` value Clerk reads (the first header of the name, trimmed) is ASCII: Node reads other
   bytes differently, and a token the cache knows has none;
 - ``/verify``: no ``Accept`` header asks for JSON (``auth_request`` then answers with a body);
@@ -22,8 +21,9 @@ It answers only where the full decision could answer nothing else, and leaves th
   place, deciding it with the configured ``accepts``; Clerk never resolves a handshake for a token in
   ``Authorization``, which it decides first, so that answer is the lane's 200 whenever the two agree. (An allowed
   answer there has no body whatever the request accepts.)
-- the runtime allows the request on that value alone: a known, unexpired, not pending session, under options
-  that read nothing else of the request (not a satellite).
+- the runtime allows the request on that value alone: a known, unexpired, not pending session that meets
+  every requirement (a denial, 403, is the full decision's), under options that read nothing else of the
+  request (not a satellite).
 
 A declined request has cost a header scan, the query's parse (kept per query string) and at most one
 uncounted cache look. ``tests/service/test_bearer_lane.py`` holds the lane's answers, decision lines and counts
@@ -50,32 +50,31 @@ def bearer_lane(request: Request, family: Family) -> tuple[HTTPResponse, CachedV
     authorization, wants_json = _read_lane_headers(request)
     if authorization is None or not authorization.isascii() or (wants_json and family is Family.ORIGINAL):
         return None
-    requirements = _only_accepts(request, family)
+    requirements = _strict_requirements(request, family)
     if requirements is None:
         return None
     runtime = runtime_of(request.app)
     accepts = requirements.accepts_token
     if family is Family.FORWARDED and accepts is not None and accepts != runtime.settings.accepts_token:
         return None  # a forwarded request carrying a handshake is decided with the configured accepts
-    cached = runtime.cached_allowed(authorization, accepts)
+    cached = runtime.cached_allowed(authorization, requirements)
     if cached is None:
         return None
     return answers_of(request.app).allowed_from_cache(cached, runtime.clock()), cached
 
 
-def _only_accepts(request: Request, family: Family) -> Requirements | None:
-    """The auth URL's requirements when they hold ``accepts`` at most and the full decision reads them strictly;
-    ``None`` otherwise."""
+def _strict_requirements(request: Request, family: Family) -> Requirements | None:
+    """The auth URL's requirements where the full decision reads them strictly and accepts them; ``None``
+    otherwise."""
     query = request.query_string
     if not query:
         return NO_REQUIREMENTS
     if query == original_query(family, node_headers(request)):
         return None
     try:
-        requirements = query_requirements(query)
+        return query_requirements(query)
     except RequirementError:
         return None
-    return None if requirements.checks else requirements
 
 
 def _read_lane_headers(request: Request) -> tuple[str | None, bool]:

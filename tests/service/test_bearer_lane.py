@@ -127,12 +127,22 @@ async def test_a_cached_session_is_answered_as_the_full_decision_answers_it(
         pytest.param(lambda t: [("cookie", "__session=other; __client_uat=0"), ("authorization", t)], id="cookie"),
     ],
 )
-@pytest.mark.parametrize("path", ["/verify", "/verify?", "/verify?accepts=session_token", "/verify?accepts=any"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/verify",
+        "/verify?",
+        "/verify?accepts=session_token",
+        "/verify?accepts=any",
+        "/verify?accepts=session_token&role=admin",
+        "/verify?permission=org:billing:read&feature=billing",
+    ],
+)
 async def test_every_shape_of_a_cached_bearer_answers_as_in_full(
     start_lane: StartLane, lane_clerk: FakeClerk, shape: Callable[[str], Pairs], path: str
 ) -> None:
     """Clerk reads the first Authorization (trimmed, with or without ``Bearer``) and nothing else of the request;
-    an empty query holds no requirement."""
+    an empty query holds no requirement, and requirements the session meets change nothing in the answer."""
     running = await start_lane()
     token = org_token(lane_clerk)
     await running.call("/verify", headers=bearer(token))
@@ -142,7 +152,7 @@ async def test_every_shape_of_a_cached_bearer_answers_as_in_full(
 @pytest.mark.parametrize(
     ("shape", "path"),
     [
-        pytest.param(lambda t: [("authorization", f"Bearer {t}")], "/verify?role=admin", id="a-requirement"),
+        pytest.param(lambda t: [("authorization", f"Bearer {t}")], "/verify?role=member", id="an-unmet-requirement"),
         pytest.param(lambda t: [("authorization", t)], "/verify?accepts=session_token&role=a", id="and-accepts"),
         pytest.param(lambda t: [("authorization", t)], "/verify?acepts=session_token", id="refused-query"),
         pytest.param(lambda t: [("authorization", t)], "/verify?accepts=nope", id="refused-accepts"),
@@ -169,8 +179,8 @@ async def test_every_shape_of_a_cached_bearer_answers_as_in_full(
 async def test_anything_else_is_left_to_the_full_decision_uncounted(
     start_lane: StartLane, lane_clerk: FakeClerk, shape: Callable[[str], Pairs], path: str
 ) -> None:
-    """A requirement, a query the full decision refuses or reads leniently, an ``accepts`` without sessions, a
-    JSON answer, or a first Authorization the cache does not know."""
+    """An unmet requirement (the full decision's 403), a query the full decision refuses or reads leniently, an
+    ``accepts`` without sessions, a JSON answer, or a first Authorization the cache does not know."""
     running = await start_lane()
     token = org_token(lane_clerk)
     await running.call("/verify", headers=bearer(token))
