@@ -206,8 +206,7 @@ class ClerkRuntime:
         ``authorization`` is the header's value as Clerk reads it (first of its name, trimmed, as Node's bytes).
         """
         token = parse_authorization(authorization)
-        accepts = accepts_option(requirements.accepts_token) if requirements.accepts_token else self._accepts
-        cached = self.authenticator.cached_header_session(token, accepts)
+        cached = self.authenticator.cached_header_session(token, self._accepts_for(requirements))
         if cached is None or token is None:
             return None
         auth = pending_as_signed_out(cached.signed_in(token))
@@ -218,9 +217,12 @@ class ClerkRuntime:
 
     async def decide(self, view: RequestView, requirements: Requirements = NO_REQUIREMENTS) -> Verdict:
         """The service's decision: authenticate (``accepts`` from the call, else the settings), then requirements."""
-        accepts = accepts_option(requirements.accepts_token) if requirements.accepts_token else self._accepts
-        state = await self.authenticate(view, accepts_token=accepts)
+        state = await self.authenticate(view, accepts_token=self._accepts_for(requirements))
         return self.verdict(view, state, state.to_auth(), requirements)
+
+    def _accepts_for(self, requirements: Requirements) -> AcceptsToken:
+        """Clerk's ``acceptsToken`` for a call: the requirements' ``accepts``, else the configured one."""
+        return accepts_option(requirements.accepts_token) if requirements.accepts_token else self._accepts
 
 
 def _kid(state: RequestState) -> str | None:

@@ -200,23 +200,30 @@ async def test_a_pending_session_is_left_to_the_full_decision(start_lane: StartL
     [
         pytest.param({"CLERK_IS_SATELLITE": "true", "CLERK_DOMAIN": "satellite.test"}, id="satellite"),
         pytest.param({"CLERK_AUTHD_ACCEPTS_TOKEN": "api_key"}, id="accepts-machine-only"),
-        pytest.param({"CLERK_AUTHD_ACCEPTS_TOKEN": "session_token,api_key"}, id="accepts-list"),
     ],
 )
-async def test_options_that_read_more_of_the_request_close_the_lane(
+async def test_options_that_read_more_or_refuse_sessions_close_the_lane(
     start_lane: StartLane, lane_clerk: FakeClerk, variables: dict[str, str]
 ) -> None:
-    """A satellite's checks read ``Origin``; a configured ``accepts`` the lane does not decide for leaves it too."""
+    """A satellite's checks read ``Origin``; a configured ``accepts`` without sessions answers them signed out."""
     running = await start_lane(**variables)
     token = org_token(lane_clerk)
     await running.call("/verify", headers=bearer(token))
-    if variables.get("CLERK_AUTHD_ACCEPTS_TOKEN") == "session_token,api_key":
-        await assert_lane_answers_as_in_full(running, [("authorization", token)])
-    else:
-        await assert_lane_declines(running, [("authorization", token)])
+    await assert_lane_declines(running, [("authorization", token)])
+
+
+async def test_a_configured_accepts_list_holding_sessions_keeps_the_lane(
+    start_lane: StartLane, lane_clerk: FakeClerk
+) -> None:
+    """A list (JS's array) that names ``session_token`` caches and answers a session as the full decision does."""
+    running = await start_lane(CLERK_AUTHD_ACCEPTS_TOKEN="session_token,api_key")
+    token = org_token(lane_clerk)
+    await running.call("/verify", headers=bearer(token))
+    await assert_lane_answers_as_in_full(running, [("authorization", token)])
 
 
 async def test_with_the_cache_off_there_is_no_lane(start_lane: StartLane, lane_clerk: FakeClerk) -> None:
+    """``CLERK_AUTHD_CACHE_SIZE=0`` verifies every token, so nothing is answered before the full decision."""
     running = await start_lane(CLERK_AUTHD_CACHE_SIZE="0")
     token = org_token(lane_clerk)
     assert (await running.call("/verify", headers=bearer(token))).status == 200
