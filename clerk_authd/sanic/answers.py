@@ -23,6 +23,7 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import orjson
 from sanic.compat import Header
+from sanic.helpers import has_message_body
 from sanic.http import Http
 from sanic.response import BaseHTTPResponse, HTTPResponse
 
@@ -56,8 +57,10 @@ class IdentityResponse(HTTPResponse):
     identity lines as bytes (``CachedVerdict.identity_block``), so this subclass hands them to Sanic's HTTP/1
     writer as they are: after the few headers of ``headers`` (Sanic's own, and the rare ones an answer adds), the
     block as one ``(name, value)`` pair whose value runs over the block's remaining lines, so that the writer's
-    ``name: value\r\n`` is exactly the block. Anywhere else (ASGI, HTTP/3), which wants real pairs, the block is
-    split into them. ``headers`` never holds an identity header (``sets_header`` says which the block holds).
+    ``name: value\r\n`` is exactly the block. Where ``headers`` holds only what the writer set itself (nearly
+    every answer), those lines are rendered here too and the whole head is that one pair. Anywhere else (ASGI,
+    HTTP/3), which wants real pairs, the block is split into them. ``headers`` never holds an identity header
+    (``sets_header`` says which the block holds).
     """
 
     __slots__ = ("identity_block",)
@@ -70,13 +73,39 @@ class IdentityResponse(HTTPResponse):
 
     @property
     def processed_headers(self) -> Iterator[tuple[bytes, bytes]]:
-        yield from super().processed_headers
-        if isinstance(self.stream, Http):
-            yield _FIRST_NAME, self.identity_block[_FIRST_VALUE_AT:-2]
-        else:
+        if not isinstance(self.stream, Http):
+            yield from super().processed_headers
             for line in self.identity_block[:-2].split(b"\r\n"):
                 name, _, value = line.partition(b": ")
                 yield name, value
+            return
+        writers = self._writers_lines()
+        if writers is None:
+            yield from super().processed_headers
+            yield _FIRST_NAME, self.identity_block[_FIRST_VALUE_AT:-2]
+            return
+        name, _, rest = writers.partition(b": ")
+        yield name, rest + self.identity_block[:-2]
+
+    def _writers_lines(self) -> bytes | None:
+        """The lines of ``headers`` when they hold only what Sanic's HTTP/1 writer put there (``_WRITERS_OWN``),
+        with the ``Content-Type`` Sanic would add after them; ``None`` when an answer added a header of its own.
+
+        Sanic sanitizes and encodes each header on its own (``BaseHTTPResponse.processed_headers``): for the three
+        it sets itself (a length, ``keep-alive``/``close`` and the ``Alt-Svc`` its config gives) and our constant
+        content type, that costs more than the rest of a cached answer's rendering, and they need no sanitizing.
+        """
+        headers = self.headers
+        if not _WRITERS_OWN.issuperset(headers):
+            return None
+        lines = b"".join([b"%b: %b\r\n" % (name.encode(), str(value).encode()) for name, value in headers.items()])
+        if has_message_body(self.status):  # type: ignore[no-untyped-call]  # Sanic's helper has no annotations
+            lines += b"content-type: %b\r\n" % str(self.content_type).encode()  # as Sanic's f"{value}"
+        return lines
+
+
+#: the headers Sanic's HTTP/1 writer (``Http.http1_response_header``) sets before it reads ``processed_headers``
+_WRITERS_OWN: Final = frozenset(("content-length", "connection", "alt-svc", "transfer-encoding"))
 
 
 def sets_header(response: BaseHTTPResponse, name: str) -> bool:

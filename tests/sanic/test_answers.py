@@ -10,6 +10,7 @@ import pytest
 from multidict import CIMultiDict, CIMultiDictProxy
 
 from clerk_authd.rules.names import IDENTITY_HEADERS
+from clerk_authd.testing.fake_clerk import FakeClerk
 from tests.servers import DEADLINE_S, Answer, Running, assert_identity_headers
 
 #: what a client might inject, hoping a proxy forwards it
@@ -51,7 +52,7 @@ async def test_a_405_elsewhere_is_sanics_alone(service: Running) -> None:
     assert "X-Clerk-Auth-Status" not in answer.headers
 
 
-async def raw_exchange(url: str, head: str) -> Answer:
+async def raw_bytes(url: str, head: str) -> bytes:
     """Send a request head (no body) over a fresh connection and read the answer until the server closes it."""
     parts = urlsplit(url)
     assert parts.hostname is not None
@@ -60,16 +61,26 @@ async def raw_exchange(url: str, head: str) -> Answer:
     try:
         writer.write(head.encode("latin-1"))
         await writer.drain()
-        raw = await asyncio.wait_for(reader.read(), DEADLINE_S)
+        return await asyncio.wait_for(reader.read(), DEADLINE_S)
     finally:
         writer.close()
-    header_block, _, body = raw.partition(b"\r\n\r\n")
+
+
+async def raw_exchange(url: str, head: str) -> Answer:
+    """``raw_bytes``, parsed."""
+    header_block, _, body = (await raw_bytes(url, head)).partition(b"\r\n\r\n")
     status_line, *lines = header_block.decode("latin-1").split("\r\n")
     headers: CIMultiDict[str] = CIMultiDict()
     for line in lines:
         name, _, value = line.partition(":")
         headers.add(name, value.strip())
     return Answer(int(status_line.split()[1]), CIMultiDictProxy(headers), body)
+
+
+async def raw_head(url: str, head: str) -> list[str]:
+    """An answer's status line and header lines, in the order they went on the wire."""
+    header_block, _, _ = (await raw_bytes(url, head)).partition(b"\r\n\r\n")
+    return header_block.decode("latin-1").split("\r\n")
 
 
 @pytest.mark.parametrize("path", ["/has", "/verify", "/forward-auth", "/ext-authz/upload"])
@@ -82,3 +93,69 @@ async def test_an_oversized_body_on_a_decision_route_is_413_with_empty_identity(
     answer = await raw_exchange(service.url, head)
     assert answer.status == 413
     assert_empty_identity(answer)
+
+
+def get_head(path: str, *extra: str, method: str = "GET") -> str:
+    lines = "".join(f"{line}\r\n" for line in extra)
+    return f"{method} {path} HTTP/1.1\r\nHost: app.example.com\r\n{lines}Connection: close\r\n\r\n"
+
+
+def assert_one_line_per_header(lines: list[str]) -> None:
+    """Every header line is ``name: value`` with a lowercase name, none repeated (set-cookie aside), no blank line."""
+    names = [line.partition(": ")[0] for line in lines[1:]]
+    assert all(name and name == name.lower() and ": " in line for name, line in zip(names, lines[1:], strict=True))
+    repeated = [name for name in names if name != "set-cookie" and names.count(name) > 1]
+    assert repeated == []
+
+
+async def test_an_answer_with_only_sanics_own_headers_is_written_as_sanic_orders_them(
+    service: Running, live_clerk: FakeClerk
+) -> None:
+    """Sanic's writer lines first (length, connection, then the content type it adds), then the identity block
+    and the cache lines: the order and bytes Sanic gives when it writes each header itself."""
+    token = live_clerk.session_token(user_id="user_1", ttl_s=600)
+    for _ in range(2):  # a miss, then the cached verdict's lane
+        lines = await raw_head(service.url, get_head("/verify", f"Authorization: Bearer {token}"))
+        first_identity = lines.index(f"{IDENTITY_HEADERS[0]}: signed-in")
+        assert lines[0] == "HTTP/1.1 200 OK"
+        assert lines[1:3] == ["content-length: 0", "connection: close"]
+        # Sanic writes an Alt-Svc line too unless its start-up touch-up removed it (``serve`` does; this test's
+        # server, started with ``create_server``, does not)
+        assert lines[3:first_identity] in (
+            ["content-type: text/plain; charset=utf-8"],
+            ["alt-svc: ", "content-type: text/plain; charset=utf-8"],
+        )
+        block = lines[first_identity:]
+        assert [line.partition(": ")[0] for line in block[: len(IDENTITY_HEADERS)]] == list(IDENTITY_HEADERS)
+        assert "x-clerk-user-id: user_1" in lines
+        assert block[len(IDENTITY_HEADERS)].startswith("cache-control: private, max-age=")
+        assert_one_line_per_header(lines)
+
+
+async def test_a_head_request_is_answered_with_the_same_lines_and_no_body(
+    service: Running, live_clerk: FakeClerk
+) -> None:
+    token = live_clerk.session_token(user_id="user_1", ttl_s=600)
+    get = await raw_head(service.url, get_head("/verify", f"Authorization: Bearer {token}"))
+    head = await raw_exchange(service.url, get_head("/verify", f"Authorization: Bearer {token}", method="HEAD"))
+    assert head.status == 200
+    assert head.body == b""
+    assert head.headers["x-clerk-user-id"] == "user_1"
+    assert [f"{name.lower()}: {value}" for name, value in head.headers.items()] == get[1:]
+
+
+async def test_an_answer_that_adds_headers_keeps_them_beside_sanics_and_the_block(service: Running) -> None:
+    """A rejected bearer token adds ``WWW-Authenticate``; a page load sent to sign in adds where to go. Each is
+    one sanitized line among Sanic's, before the identity block."""
+    rejected = await raw_head(service.url, get_head("/verify", "Authorization: Bearer garbage"))
+    assert rejected[0] == "HTTP/1.1 401 Unauthorized"
+    assert 'www-authenticate: Bearer error="invalid_token"' in rejected
+    assert rejected.index("content-type: text/plain; charset=utf-8") < rejected.index("x-clerk-auth-status: signed-out")
+    assert_one_line_per_header(rejected)
+    page_load = await raw_head(
+        service.url,
+        get_head("/forward-auth", "Accept: text/html", "Sec-Fetch-Dest: document"),
+    )
+    assert page_load[0] == "HTTP/1.1 302 Found"
+    assert any(line.startswith("location: ") for line in page_load)
+    assert_one_line_per_header(page_load)
