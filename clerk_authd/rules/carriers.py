@@ -10,7 +10,7 @@ the token it picks is then decoded strictly and verified like any other.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,13 +39,31 @@ def peek_payload(token: str) -> dict[str, Any] | None:
     return decoded.payload if decoded is not None else None
 
 
-def _iat(token: str) -> object:
-    payload = peek_payload(token) if token else None
+#: the payload of a token its caller verified before (the verified-token cache's), else ``None``. A token that
+#: verified decodes strictly, and strict decoding accepts only what the lenient one reads alike, so this payload is
+#: the one ``peek_payload`` would give: a cookie request whose session token is cached is decided without decoding it
+VerifiedPayload = Callable[[str], Mapping[str, Any] | None]
+
+
+def _no_verified_payload(_token: str) -> None:
+    return None
+
+
+def _peek(token: str, verified: VerifiedPayload) -> Mapping[str, Any] | None:
+    """``peek_payload`` of ``token``, from ``verified`` where it knows the token."""
+    known = verified(token)
+    return known if known is not None else peek_payload(token)
+
+
+def _iat(token: str, verified: VerifiedPayload) -> object:
+    payload = _peek(token, verified) if token else None
     iat = payload.get("iat") if payload is not None else None
     return iat if js_truthy(iat) else 0
 
 
-def uses_suffixed_cookies(cookies: Mapping[str, str], instance: Instance, now: float) -> bool:
+def uses_suffixed_cookies(
+    cookies: Mapping[str, str], instance: Instance, now: float, verified: VerifiedPayload = _no_verified_payload
+) -> bool:
     """``usesSuffixedCookies()`` (§1.6): the rules in order, the first that fires decides."""
     suffix = instance.cookie_suffix
     session = cookies.get(SESSION_COOKIE) or ""
@@ -53,7 +71,7 @@ def uses_suffixed_cookies(cookies: Mapping[str, str], instance: Instance, now: f
     client_uat = cookies.get(CLIENT_UAT_COOKIE) or None
     suffixed_uat = cookies.get(f"{CLIENT_UAT_COOKIE}_{suffix}") or None
     if session:
-        payload = peek_payload(session)
+        payload = _peek(session, verified)
         issuer = payload.get("iss") if payload is not None else None
         if not js_truthy(issuer):
             return False
@@ -61,19 +79,23 @@ def uses_suffixed_cookies(cookies: Mapping[str, str], instance: Instance, now: f
             return True
     if not suffixed_uat and not suffixed_session:
         return False
-    if suffixed_uat != "0" and client_uat != "0" and js_less_than(_iat(suffixed_session), _iat(session)):
+    if (
+        suffixed_uat != "0"
+        and client_uat != "0"
+        and js_less_than(_iat(suffixed_session, verified), _iat(session, verified))
+    ):
         return False
     if suffixed_uat == "0" and client_uat != "0":
         return False
     non_production = instance.instance_type != "production"
-    if non_production and suffixed_uat != "0" and client_uat == "0" and _expired(suffixed_session, now):
+    if non_production and suffixed_uat != "0" and client_uat == "0" and _expired(suffixed_session, now, verified):
         return False
     return not (not suffixed_uat and suffixed_session)
 
 
-def _expired(token: str, now: float) -> bool:
+def _expired(token: str, now: float, verified: VerifiedPayload) -> bool:
     """Clerk's ``sessionExpired``: ``exp <= now`` in JavaScript, so a missing ``exp`` (``undefined``, NaN) is not."""
-    payload = peek_payload(token) if token else None
+    payload = _peek(token, verified) if token else None
     return payload is not None and js_to_number(payload.get("exp", UNDEFINED)) <= math.floor(now)
 
 
@@ -105,10 +127,13 @@ class Carriers:
         return cls(token_in_header=parse_authorization(view.header("authorization")))
 
     @classmethod
-    def read(cls, view: RequestView, instance: Instance, now: float) -> Carriers:
-        """Every carrier, with the suffixed-or-not cookie choice made once at ``now`` (seconds)."""
+    def read(
+        cls, view: RequestView, instance: Instance, now: float, verified: VerifiedPayload = _no_verified_payload
+    ) -> Carriers:
+        """Every carrier, with the suffixed-or-not cookie choice made once at ``now`` (seconds), reading the
+        payloads of the tokens ``verified`` knows from it."""
         cookies = view.cookies
-        suffixed = uses_suffixed_cookies(cookies, instance, now)
+        suffixed = uses_suffixed_cookies(cookies, instance, now, verified)
         suffix = instance.cookie_suffix
 
         def either(name: str) -> str | None:

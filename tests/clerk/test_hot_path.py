@@ -25,7 +25,7 @@ from clerk_authd.rules.auth import SignedInAuth
 from clerk_authd.rules.cached_verdict import CachedVerdict
 from clerk_authd.rules.carriers import Carriers, peek_payload
 from clerk_authd.rules.claims import PERMISSION_MEMO_SIZE, parse_session_claims
-from clerk_authd.rules.jwt import decode_jwt
+from clerk_authd.rules.jwt import decode_jwt, decode_jwt_loosely
 from clerk_authd.rules.request import URL_MEMO_MAX_INPUT, URL_MEMO_SIZE, RequestView, original_request
 from clerk_authd.rules.state import RequestState
 from clerk_authd.testing.mint import TokenMint, encode_v2_permissions
@@ -202,6 +202,40 @@ async def test_a_cache_hit_does_no_crypto_parses_no_json_and_reads_no_cookie(fix
     assert state.to_auth() == first.to_auth()
     assert (len(keys.requested), cache.hits) == (1, 1)
     assert [forbidden for forbidden in FORBIDDEN_ON_A_HIT if forbidden in called] == []
+
+
+#: what a cookie request whose session token is cached must not run: every decoding of the token, the lenient
+#: one the cookie choice reads ``iss`` with included
+FORBIDDEN_ON_A_COOKIE_HIT: tuple[object, ...] = (
+    orjson.loads,
+    json.loads.__code__,
+    decode_jwt.__code__,
+    decode_jwt_loosely.__code__,
+    peek_payload.__code__,
+    verify_session_token.__code__,
+    rs256_signature_is_valid.__code__,
+    KeyStore.get_key.__code__,
+)
+
+
+async def test_a_cookie_hit_chooses_its_cookies_without_decoding_the_session_token(fixture_mint: TokenMint) -> None:
+    """Clerk's cookie choice reads the ``__session`` token's ``iss``; when that token is a session the cache
+    verified, the choice reads the cached payload (the same one, as the token decoded strictly) instead of
+    decoding the cookie again, and the request is decided as the first one was."""
+    keys = mock_jwks()
+    authenticator, cache = cached_authenticator(keys)
+    token = org_member(fixture_mint, "a")
+    headers = {**GATEWAY, "cookie": f"__session={token}; __client_uat=1", "sec-fetch-dest": "empty"}
+    first = await authenticator.authenticate(original_request("GET", OWN_URL, headers.items()))
+    assert first.status == "signed-in"
+
+    view = original_request("GET", OWN_URL, headers.items())
+    state, called = calls_during(lambda: run_without_awaiting(authenticator.authenticate(view)))
+    assert state.status == "signed-in"
+    assert state.to_auth() == first.to_auth()
+    assert (len(keys.requested), cache.hits) == (1, 1)
+    assert Carriers.read.__code__ in called
+    assert [forbidden for forbidden in FORBIDDEN_ON_A_COOKIE_HIT if forbidden in called] == []
 
 
 async def test_every_hit_shares_the_cached_claims_and_identity(fixture_mint: TokenMint) -> None:

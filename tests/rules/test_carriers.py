@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import pytest
 
+from clerk_authd.errors import TokenVerificationError
 from clerk_authd.rules.carriers import Carriers, uses_suffixed_cookies
 from clerk_authd.rules.instance import Instance
+from clerk_authd.rules.jwt import decode_jwt
 from clerk_authd.rules.request import RequestView
 from clerk_authd.testing.mint import TokenMint
 from tests.conftest import FIXTURES, FROZEN_NOW
@@ -29,8 +32,21 @@ def request(cookies: dict[str, str], url: str = "http://example.com/", **headers
     return request_view(url, cookie="; ".join(f"{name}={value}" for name, value in cookies.items()), **headers)
 
 
+def as_verified(token: str) -> Mapping[str, Any] | None:
+    """What the verified-token cache can know of a token: the payload of one that decodes strictly."""
+    try:
+        return decode_jwt(token).payload
+    except TokenVerificationError:
+        return None
+
+
 def choice(cookies: dict[str, str], publishable_key: str = PK_LIVE, now: float = NOW) -> bool:
-    return uses_suffixed_cookies(request(cookies).cookies, Instance.from_publishable_key(publishable_key), now)
+    """The cookie choice, which is the same when the caller's verified-token cache knows every token there."""
+    jar = request(cookies).cookies
+    instance = Instance.from_publishable_key(publishable_key)
+    decoded = uses_suffixed_cookies(jar, instance, now)
+    assert uses_suffixed_cookies(jar, instance, now, as_verified) is decoded
+    return decoded
 
 
 def test_only_unsuffixed_cookies_are_read_unsuffixed(fixture_mint: TokenMint) -> None:
