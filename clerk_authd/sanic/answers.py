@@ -129,6 +129,9 @@ def _cache_lines(max_age: int | None) -> bytes:
     return b"cache-control: private, max-age=%d\r\nx-accel-expires: %d\r\n" % (max_age, max_age)
 
 
+#: ``GET /has``'s body for an allowed request
+_ALLOWED: Final = {"allowed": True}
+_ALLOWED_BODY: Final = orjson.dumps(_ALLOWED)
 #: the status, reason and message lines of every allowed answer
 _SIGNED_IN_SUMMARY: Final = summary_block(SIGNED_IN)
 
@@ -240,9 +243,20 @@ class AnswerPolicy:
         ``ClerkRuntime.cached_allowed`` allowed from the cache: the answer ``respond`` gives that verdict, from its
         cached lines, without a ``Verdict`` (the service's bearer lane; ``tests/service/test_bearer_lane.py``
         holds them equal)."""
+        return IdentityResponse(
+            None, status=200, headers=Header(), content_type=_TEXT, identity_block=self._allowed_block(cached, now)
+        )
+
+    def has_allowed_from_cache(self, cached: CachedVerdict, now: float) -> HTTPResponse:
+        """``has_single``'s 200 for a session ``ClerkRuntime.cached_allowed`` allowed from the cache, as
+        ``allowed_from_cache`` is ``auth_request``'s."""
+        block = self._allowed_block(cached, now)
+        return IdentityResponse(_ALLOWED_BODY, status=200, headers=Header(), content_type=_JSON, identity_block=block)
+
+    def _allowed_block(self, cached: CachedVerdict, now: float) -> bytes:
+        """An allowed answer's identity and cache lines, from a cached verdict."""
         keep = _cache_lines(self._keep_for(cached.payload.get("exp"), now))
-        block = _SIGNED_IN_SUMMARY + cached.identity_block(render_session_lines) + keep
-        return IdentityResponse(None, status=200, headers=Header(), content_type=_TEXT, identity_block=block)
+        return _SIGNED_IN_SUMMARY + cached.identity_block(render_session_lines) + keep
 
     def forward_auth(self, verdict: Verdict, *, with_cookies: bool = True) -> HTTPResponse:
         """``/forward-auth``, ``/ext-authz`` and ``require_auth``: 200, 307 handshake, 302 sign-in, 401/403/503 JSON.
@@ -277,7 +291,7 @@ class AnswerPolicy:
         if verdict.keys_unavailable:
             return self.respond(verdict, 503, body={"allowed": False, **verdict.summary_json()})
         if verdict.allowed:
-            return self.respond(verdict, 200, body={"allowed": True})
+            return self.respond(verdict, 200, body=_ALLOWED)
         status = 403 if verdict.signed_in else 401
         return self.respond(verdict, status, body={"allowed": False, **verdict.summary_json()})
 

@@ -1,5 +1,5 @@
-"""The bearer lane: a ``/verify`` or ``/forward-auth`` that the verified-token cache allows, answered before the
-request view is built.
+"""The bearer lane: a ``/verify``, ``/forward-auth`` or ``GET /has`` that the verified-token cache allows, answered
+before the request view is built.
 
 Most of a gateway's auth subrequests carry a session token the cache already knows in ``Authorization`` (a
 browser's XHR, one service calling another), and for those Clerk's answer depends on nothing else. The full
@@ -21,6 +21,8 @@ It answers only where the full decision could answer nothing else, and leaves th
   place, deciding it with the configured ``accepts``; Clerk never resolves a handshake for a token in
   ``Authorization``, which it decides first, so that answer is the lane's 200 whenever the two agree. (An allowed
   answer there has no body whatever the request accepts.)
+- ``GET /has`` (``has_lane``): its own query names at least one requirement, is one the full decision accepts,
+  and holds no ``__`` or percent-escape (a parameter of Clerk's there is Clerk's input, left to the full decision);
 - the runtime allows the request on that value alone: a known, unexpired, not pending session that meets
   every requirement (a denial, 403, is the full decision's), under options that read nothing else of the
   request (not a satellite).
@@ -43,12 +45,15 @@ from clerk_authd.sanic.answers import asks_for_json
 from clerk_authd.sanic.install import answers_of, node_headers, runtime_of
 from clerk_authd.service.auth_query import query_requirements
 
+#: what a lane answers with: the response, and the cached verdict behind it (for the decision line)
+LaneAnswer = tuple[HTTPResponse, CachedVerdict]
 
-def bearer_lane(request: Request, family: Family) -> tuple[HTTPResponse, CachedVerdict] | None:
+
+def bearer_lane(request: Request, family: Family) -> LaneAnswer | None:
     """The answer of ``family``'s endpoint (``ORIGINAL``: ``/verify``, ``FORWARDED``: ``/forward-auth``) and the
     cached verdict behind it, when the lane may give it; ``None`` otherwise."""
     authorization, wants_json = _read_lane_headers(request)
-    if authorization is None or not authorization.isascii() or (wants_json and family is Family.ORIGINAL):
+    if wants_json and family is Family.ORIGINAL:
         return None
     requirements = _strict_requirements(request, family)
     if requirements is None:
@@ -57,10 +62,44 @@ def bearer_lane(request: Request, family: Family) -> tuple[HTTPResponse, CachedV
     accepts = requirements.accepts_token
     if family is Family.FORWARDED and accepts is not None and accepts != runtime.settings.accepts_token:
         return None  # a forwarded request carrying a handshake is decided with the configured accepts
+    return _allowed(request, authorization, requirements, has_body=False)
+
+
+def has_lane(request: Request) -> LaneAnswer | None:
+    """``GET /has``'s 200 ``{"allowed": true}`` and the cached verdict behind it, when the lane may give it.
+
+    The requirements are the request's own query, as the full decision reads it; a query that names none (a
+    400 there), one the full decision refuses, and one that may hold a Clerk parameter (any ``__`` or
+    percent-escape, which the full decision leaves to Clerk) go to it.
+    """
+    query = request.query_string
+    if not query or "__" in query or "%" in query:
+        return None
+    try:
+        requirements = query_requirements(query, own_url=True)
+    except RequirementError:
+        return None
+    if not requirements.checks:
+        return None
+    authorization, _ = _read_lane_headers(request)
+    return _allowed(request, authorization, requirements, has_body=True)
+
+
+def _allowed(
+    request: Request, authorization: str | None, requirements: Requirements, *, has_body: bool
+) -> LaneAnswer | None:
+    """The allowed answer when the runtime allows the request on its ``Authorization`` value alone."""
+    if authorization is None or not authorization.isascii():
+        return None
+    runtime = runtime_of(request.app)
     cached = runtime.cached_allowed(authorization, requirements)
     if cached is None:
         return None
-    return answers_of(request.app).allowed_from_cache(cached, runtime.clock()), cached
+    answers = answers_of(request.app)
+    now = runtime.clock()
+    return (
+        answers.has_allowed_from_cache(cached, now) if has_body else answers.allowed_from_cache(cached, now)
+    ), cached
 
 
 def _strict_requirements(request: Request, family: Family) -> Requirements | None:

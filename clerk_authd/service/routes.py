@@ -37,7 +37,7 @@ from clerk_authd.rules.verdict import SIGNED_IN, Verdict
 from clerk_authd.sanic.answers import AnswerPolicy, bad_request, with_empty_identity
 from clerk_authd.sanic.install import answers_of, deferred_url, node_headers, runtime_of
 from clerk_authd.service.auth_query import query_requirements
-from clerk_authd.service.bearer_lane import bearer_lane
+from clerk_authd.service.bearer_lane import LaneAnswer, bearer_lane, has_lane
 from clerk_authd.service.logging import DecisionLine, log_decision, log_operator_error
 from clerk_authd.service.ops import metrics_of
 
@@ -76,7 +76,7 @@ async def verify(request: Request) -> HTTPResponse:
 
     A cached session with nothing else to decide takes the bearer lane (``bearer_lane``); every other request is
     decided in full (``verify_in_full``)."""
-    return await _by_lane_or_in_full(request, "/verify", Family.ORIGINAL, verify_in_full)
+    return await _by_lane_or_in_full(request, "/verify", _verify_lane, verify_in_full)
 
 
 async def verify_in_full(request: Request) -> HTTPResponse:
@@ -88,7 +88,7 @@ async def verify_in_full(request: Request) -> HTTPResponse:
 async def forward_auth(request: Request) -> HTTPResponse:
     """Traefik ForwardAuth / Caddy ``forward_auth``: the same decision with real redirects; a cached session with
     nothing else to decide takes the bearer lane, as on ``/verify``."""
-    return await _by_lane_or_in_full(request, "/forward-auth", Family.FORWARDED, forward_auth_in_full)
+    return await _by_lane_or_in_full(request, "/forward-auth", _forward_auth_lane, forward_auth_in_full)
 
 
 async def forward_auth_in_full(request: Request) -> HTTPResponse:
@@ -98,15 +98,26 @@ async def forward_auth_in_full(request: Request) -> HTTPResponse:
     return await _proxied(request, "/forward-auth", Family.FORWARDED, AnswerPolicy.forward_auth)
 
 
+def _verify_lane(request: Request) -> LaneAnswer | None:
+    return bearer_lane(request, Family.ORIGINAL)
+
+
+def _forward_auth_lane(request: Request) -> LaneAnswer | None:
+    return bearer_lane(request, Family.FORWARDED)
+
+
 async def _by_lane_or_in_full(
-    request: Request, endpoint: str, family: Family, in_full: Callable[[Request], Awaitable[HTTPResponse]]
+    request: Request,
+    endpoint: str,
+    lane: Callable[[Request], LaneAnswer | None],
+    in_full: Callable[[Request], Awaitable[HTTPResponse]],
 ) -> HTTPResponse:
     """The bearer lane's answer, logged and counted as a decision, or else ``in_full``'s."""
     started = time.perf_counter()
-    lane = bearer_lane(request, family)
-    if lane is None:
+    answered = lane(request)
+    if answered is None:
         return await in_full(request)
-    response, cached = lane
+    response, cached = answered
     return _log_and_count(
         request, endpoint, response, started, SIGNED_IN, user_id=cached.claims.user_id, kid=cached.kid, cache="hit"
     )
@@ -160,11 +171,22 @@ def _asked_about(request: Request) -> RequestView:
 
 
 async def has(request: Request) -> HTTPResponse:
-    """``GET``: the request's own token against the query's requirements. ``POST``: a batch of checks."""
+    """``GET``: the request's own token against the query's requirements; a cached session that meets them takes
+    the bearer lane (``has_lane``). ``POST``: a batch of checks."""
     if request.method == "GET":
-        return await _decide(
-            request, "/has", _asked_about(request), AnswerPolicy.has_single, own_url=True, at_least_one=True
-        )
+        return await _by_lane_or_in_full(request, "/has", has_lane, has_in_full)
+    return await _has_batch(request)
+
+
+async def has_in_full(request: Request) -> HTTPResponse:
+    """``GET /has`` by the whole decision."""
+    return await _decide(
+        request, "/has", _asked_about(request), AnswerPolicy.has_single, own_url=True, at_least_one=True
+    )
+
+
+async def _has_batch(request: Request) -> HTTPResponse:
+    """``POST /has``: one decision, then each check of the body's batch on its auth object."""
     started = time.perf_counter()
     try:
         query = _query_requirements(request, own_url=True, accepts_only=True)

@@ -1,9 +1,9 @@
-"""The bearer lane: a cached session's ``/verify`` or ``/forward-auth`` answered before the request view,
-exactly as the full decision answers it.
+"""The bearer lane: a cached session's ``/verify``, ``/forward-auth`` or ``GET /has`` answered before the request
+view, exactly as the full decision answers it.
 
 Each test builds Sanic requests in process against a running service (its runtime open, its cache warmed over
-HTTP) and holds the lane's answer equal to ``verify_in_full``'s (or ``forward_auth_in_full``'s) for the same
-request, or checks that the lane leaves the request to it.
+HTTP) and holds the lane's answer equal to ``verify_in_full``'s (``forward_auth_in_full``'s, ``has_in_full``'s)
+for the same request, or checks that the lane leaves the request to it.
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ from clerk_authd.rules.proxied import Family
 from clerk_authd.sanic.answers import IdentityResponse
 from clerk_authd.sanic.install import runtime_of
 from clerk_authd.service.app import create_app
-from clerk_authd.service.bearer_lane import bearer_lane
-from clerk_authd.service.routes import forward_auth_in_full, verify_in_full
+from clerk_authd.service.bearer_lane import bearer_lane, has_lane
+from clerk_authd.service.routes import forward_auth_in_full, has_in_full, verify_in_full
 from clerk_authd.testing.fake_clerk import FakeClerk
 from tests.servers import PK_LIVE_LOCAL, SIGN_IN_URL, Running, bearer, unique_app_name
 
@@ -337,3 +337,97 @@ async def test_header_names_are_read_case_blind_as_node_reads_them(
     await running.call("/verify", headers=bearer(token))
     await assert_lane_declines(running, [("Authorization", "Bearer not-a-token"), ("authorization", token)])
     await assert_lane_answers_as_in_full(running, [("AUTHORIZATION", token), ("accept", "text/html")])
+
+
+# --- GET /has ------------------------------------------------------------------------------------------------
+
+
+async def assert_has_lane_answers_as_in_full(running: Running, pairs: Pairs, path: str) -> None:
+    lane = has_lane(sanic_request(running.app, pairs, path))
+    assert lane is not None, "the lane left a cached session's /has to the full decision"
+    full = await has_in_full(sanic_request(running.app, pairs, path))
+    assert wire(lane[0]) == wire(full)
+    assert lane[0].body == b'{"allowed":true}'
+
+
+@pytest.mark.parametrize(
+    "shape",
+    [
+        pytest.param(lambda t: [("authorization", f"Bearer {t}")], id="bearer"),
+        pytest.param(lambda t: [("authorization", t)], id="no-bearer-prefix"),
+        pytest.param(lambda t: [("x-original-url", "https://a.test/orders"), ("authorization", t)], id="original"),
+        pytest.param(lambda t: [("cookie", "__session=other; __client_uat=0"), ("authorization", t)], id="cookie"),
+        pytest.param(lambda t: [("accept", "application/json"), ("authorization", t)], id="json"),
+    ],
+)
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/has?permission=org:billing:read",
+        "/has?role=admin",
+        "/has?role=admin&accepts=session_token",
+        "/has?permission=org:billing:read&role=org:admin",
+    ],
+)
+async def test_a_cached_session_meeting_has_requirements_is_answered_as_in_full(
+    start_lane: StartLane, lane_clerk: FakeClerk, shape: Callable[[str], Pairs], path: str
+) -> None:
+    """``GET /has``: 200 ``{"allowed": true}`` with the identity lines, whatever else the request carries."""
+    running = await start_lane()
+    token = org_token(lane_clerk)
+    await running.call("/verify", headers=bearer(token))
+    await assert_has_lane_answers_as_in_full(running, shape(token), path)
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        pytest.param("/has", id="no-requirement"),
+        pytest.param("/has?accepts=session_token", id="accepts-alone"),
+        pytest.param("/has?role=member", id="unmet"),
+        pytest.param("/has?rol=admin", id="refused-query"),
+        pytest.param("/has?role=admin&__clerk_handshake=x", id="clerk-parameter"),
+        pytest.param("/has?role=admin&__clerk_db_jwt=dvb_1", id="dev-browser-parameter"),
+        pytest.param("/has?role=%61dmin", id="percent-escape"),
+        pytest.param("/has?role=admin&accepts=api_key", id="session-not-accepted"),
+    ],
+)
+async def test_has_queries_the_lane_cannot_answer_go_to_the_full_decision_uncounted(
+    start_lane: StartLane, lane_clerk: FakeClerk, path: str
+) -> None:
+    """No requirement (a 400 in full), a refused query, an unmet one (403), one that may hold a parameter of
+    Clerk's (left to Clerk in full), or an ``accepts`` without sessions."""
+    running = await start_lane()
+    token = org_token(lane_clerk)
+    await running.call("/verify", headers=bearer(token))
+    cache = runtime_of(running.app).cache
+    assert cache is not None
+    counts = cache.hits, cache.misses
+    assert has_lane(sanic_request(running.app, [("authorization", token)], path)) is None
+    assert (cache.hits, cache.misses) == counts
+
+
+async def test_a_has_lane_answer_counts_one_hit_and_logs_the_full_decisions_line(
+    start_lane: StartLane, lane_clerk: FakeClerk, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Over HTTP: the lane's ``/has`` is one hit, and its decision line and headers equal those of the same
+    question decided in full (a percent-escaped query sends it there)."""
+    running = await start_lane(CLERK_AUTHD_LOG_LEVEL="info")
+    token = org_token(lane_clerk)
+    cache = runtime_of(running.app).cache
+    assert cache is not None
+    await running.call("/verify", headers=bearer(token))
+    by_lane = await running.call("/has?role=admin", headers=bearer(token))
+    assert (cache.hits, cache.misses) == (1, 1)
+    in_full = await running.call("/has?role=%61dmin", headers=bearer(token))
+    assert (cache.hits, cache.misses) == (2, 1)
+    assert (by_lane.status, by_lane.body) == (in_full.status, in_full.body) == (200, b'{"allowed":true}')
+    assert {k: v for k, v in by_lane.headers.items() if k != "Date"} == {
+        k: v for k, v in in_full.headers.items() if k != "Date"
+    }
+    lines = [json.loads(line) for line in capsys.readouterr().err.splitlines() if '"decision"' in line]
+    _, lane_line, full_line = (
+        {k: v for k, v in line.items() if k not in ("duration_ms", "ts", "time")} for line in lines
+    )
+    assert lane_line == full_line
+    assert (lane_line["endpoint"], lane_line["cache"]) == ("/has", "hit")
