@@ -80,7 +80,7 @@ class IdentityResponse(HTTPResponse):
                 yield name, value
             return
         writers = self._writers_lines()
-        if writers is None:
+        if not writers:
             yield from super().processed_headers
             yield _FIRST_NAME, self.identity_block[_FIRST_VALUE_AT:-2]
             return
@@ -88,24 +88,38 @@ class IdentityResponse(HTTPResponse):
         yield name, rest + self.identity_block[:-2]
 
     def _writers_lines(self) -> bytes | None:
-        """The lines of ``headers`` when they hold only what Sanic's HTTP/1 writer put there (``_WRITERS_OWN``),
-        with the ``Content-Type`` Sanic would add after them; ``None`` when an answer added a header of its own.
+        """The lines of ``headers`` when they hold only what Sanic's HTTP/1 writer set there, in the shapes it sets
+        them (``_writer_line``), with the ``Content-Type`` Sanic would add after them; ``None`` otherwise (an
+        answer added a header of its own, or something set one of those names to another value).
 
-        Sanic sanitizes and encodes each header on its own (``BaseHTTPResponse.processed_headers``): for the three
-        it sets itself (a length, ``keep-alive``/``close`` and the ``Alt-Svc`` its config gives) and our constant
-        content type, that costs more than the rest of a cached answer's rendering, and they need no sanitizing.
+        Sanic sanitizes and encodes each header on its own (``BaseHTTPResponse.processed_headers``): for the length,
+        ``keep-alive``/``close`` and ``Alt-Svc`` its writer sets and our constant content type, that cost more
+        than the rest of a cached answer's rendering. A length that is an ``int`` and a connection that is one of
+        its two values need no sanitizing; ``Alt-Svc`` (from Sanic's config) is sanitized as Sanic would.
         """
-        headers = self.headers
-        if not _WRITERS_OWN.issuperset(headers):
-            return None
-        lines = b"".join([b"%b: %b\r\n" % (name.encode(), str(value).encode()) for name, value in headers.items()])
+        lines = b""
+        for name, value in self.headers.items():
+            line = self._writer_line(name, value)
+            if line is None:
+                return None
+            lines += line
         if has_message_body(self.status):  # type: ignore[no-untyped-call]  # Sanic's helper has no annotations
             lines += b"content-type: %b\r\n" % str(self.content_type).encode()  # as Sanic's f"{value}"
         return lines
 
+    def _writer_line(self, name: str, value: object) -> bytes | None:
+        """The line of one header Sanic's writer sets, or ``None`` for any other header or shape."""
+        if name == "content-length" and type(value) is int:
+            return b"content-length: %d\r\n" % value
+        if name == "connection" and value in _CONNECTION_LINES:
+            return _CONNECTION_LINES[value]
+        if name == "alt-svc" and isinstance(value, str):
+            return b"alt-svc: %b\r\n" % self._sanitize_header_value(value).encode(errors="surrogateescape")
+        return None
 
-#: the headers Sanic's HTTP/1 writer (``Http.http1_response_header``) sets before it reads ``processed_headers``
-_WRITERS_OWN: Final = frozenset(("content-length", "connection", "alt-svc", "transfer-encoding"))
+
+#: the ``Connection`` lines Sanic's writer sets (``Http.http1_response_header``)
+_CONNECTION_LINES: Final = {value: f"connection: {value}\r\n".encode() for value in ("keep-alive", "close")}
 
 
 def sets_header(response: BaseHTTPResponse, name: str) -> bool:

@@ -4,15 +4,22 @@ and ``Cache-Control: no-store``, so a proxy that copies the headers never forwar
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator, Sequence
+from types import SimpleNamespace
 from urllib.parse import urlsplit
 
 import pytest
 from multidict import CIMultiDict, CIMultiDictProxy
+from sanic.compat import Header
+from sanic.http import Http
+from sanic.response import HTTPResponse
 
 from clerk_authd.rules.names import IDENTITY_HEADERS
+from clerk_authd.sanic.answers import IdentityResponse
 from clerk_authd.testing.fake_clerk import FakeClerk
 from tests.servers import DEADLINE_S, Answer, Running, assert_identity_headers
 
+Pairs = Sequence[tuple[str, str]]
 #: what a client might inject, hoping a proxy forwards it
 INJECTED = {"X-Clerk-User-Id": "user_admin", "X-Clerk-Auth-Status": "signed-in"}
 
@@ -159,3 +166,71 @@ async def test_an_answer_that_adds_headers_keeps_them_beside_sanics_and_the_bloc
     assert page_load[0] == "HTTP/1.1 302 Found"
     assert any(line.startswith("location: ") for line in page_load)
     assert_one_line_per_header(page_load)
+
+
+class PairByPair(IdentityResponse):
+    """Sanic's own rendering of an ``IdentityResponse``: every header of ``headers`` sanitized and encoded by
+    Sanic, one pair at a time, then the identity block."""
+
+    __slots__ = ()
+
+    @property
+    def processed_headers(self) -> Iterator[tuple[bytes, bytes]]:
+        yield from HTTPResponse.processed_headers.fget(self)
+        for line in self.identity_block[:-2].split(b"\r\n"):
+            name, _, value = line.partition(b": ")
+            yield name, value
+
+
+BLOCK = b"x-clerk-auth-status: signed-in\r\nx-clerk-user-id: user_1\r\ncache-control: no-store\r\n"
+
+
+async def written(kind: type[IdentityResponse], status: int, body: bytes | None, extra: Pairs, **http: bool) -> bytes:
+    """What Sanic's HTTP/1 writer (``Http.http1_response_header``, the real one) sends for one answer."""
+    sent: list[bytes] = []
+
+    async def send(data: bytes) -> None:
+        sent.append(data)
+
+    protocol = SimpleNamespace(
+        send=send,
+        receive_more=None,
+        recv_buffer=bytearray(),
+        app=SimpleNamespace(dispatch=None),
+        access_log=False,
+        request_max_size=1000,
+    )
+    stream = Http(protocol)  # the writer reads only these of its protocol
+    stream.init_for_request()
+    stream.request = SimpleNamespace(path="/x")  # what a 204 or 304 with a body names in Sanic's warning
+    stream.head_only, stream.keep_alive = http["head_only"], http["keep_alive"]
+    response = kind(body, status=status, headers=Header(extra), content_type="text/plain", identity_block=BLOCK)
+    response.stream, stream.response = stream, response
+    await stream.http1_response_header(b"", True)
+    return b"".join(sent)
+
+
+@pytest.mark.parametrize("status", [200, 204, 302, 401, 503])
+@pytest.mark.parametrize("body", [None, b'{"allowed":true}'])
+@pytest.mark.parametrize(
+    "extra",
+    [
+        pytest.param([], id="sanics-own-only"),
+        pytest.param([("www-authenticate", 'Bearer error="invalid_token"')], id="challenge"),
+        pytest.param([("location", "/x\r\nx-injected: 1")], id="location-to-sanitize"),
+        pytest.param([("set-cookie", "a=b"), ("set-cookie", "c=d")], id="cookies"),
+        pytest.param([("content-length", "0\r\nx-injected: 1")], id="a-length-that-is-not-sanics"),
+        pytest.param([("connection", "upgrade")], id="a-connection-that-is-not-sanics"),
+    ],
+)
+@pytest.mark.parametrize(("head_only", "keep_alive"), [(False, True), (False, False), (True, True)])
+async def test_an_identity_answer_is_written_byte_for_byte_as_sanic_writes_it(
+    status: int, body: bytes | None, extra: Pairs, head_only: bool, keep_alive: bool
+) -> None:
+    """Whether the head is rendered in one piece (only Sanic's own headers, in the shapes its writer sets) or
+    Sanic renders the rest pair by pair, the bytes on the wire are the ones Sanic gives for every pair on its own:
+    nothing an answer adds escapes Sanic's sanitizing."""
+    http = {"head_only": head_only, "keep_alive": keep_alive}
+    ours = await written(IdentityResponse, status, body, extra, **http)
+    assert ours == await written(PairByPair, status, body, extra, **http)
+    assert b"\r\nx-injected" not in ours
