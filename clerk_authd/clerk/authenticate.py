@@ -20,9 +20,9 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import replace
-from typing import Any, Final
+from typing import Final
 
 from clerk_authd.clerk.backend_api import ClerkClient
 from clerk_authd.clerk.cache import VerifiedTokenCache
@@ -172,7 +172,7 @@ class Authenticator:
     ) -> RequestState:
         """Every path but a cache hit on the ``Authorization`` token."""
         instance = self._request_instance(instance, request)
-        carriers = Carriers.read(request, instance, now, lambda token: self._verified_payload(token, now))
+        carriers = Carriers.read(request, instance, now, self.sessions.verified_payload)
         context = Context(request, carriers, instance, self._matcher, self._options.is_satellite)
         if isinstance(accepts, tuple):
             kind = "session_token"
@@ -189,12 +189,6 @@ class Authenticator:
         if is_machine_token_type(accepts):
             return RequestState.signed_out(NO_TOKEN_IN_HEADER, token_type=accepts)
         return await self._cookies.authenticate(context, now)
-
-    def _verified_payload(self, token: str, now: float) -> Mapping[str, Any] | None:
-        """The payload of ``token`` if it is a session this cache verified (``carriers.VerifiedPayload``): the
-        cookie choice then reads it instead of decoding the cookie again."""
-        verdict = self.sessions.cached(token, now, counted=False)
-        return verdict.payload if verdict is not None else None
 
     def _request_instance(self, instance: Instance, request: RequestView) -> Instance:
         """The instance, with a relative proxy URL resolved against this request's origin."""

@@ -70,6 +70,15 @@ class VerifiedTokenCache(Generic[V]):
             self.misses += 1
         return None
 
+    def peek(self, token: str) -> V | None:
+        """The verdict kept for ``token``, expired or not, without touching the cache: no count, no change to the
+        recency order, nothing dropped (for a caller that only reads what the verdict proves, not whether it
+        still holds)."""
+        if not self._max_size:
+            return None
+        entry = self._entries.get(token_digest(token))
+        return entry[0] if entry is not None else None
+
     def count_hit(self) -> None:
         """Count one hit that an uncounted ``get`` found."""
         self.hits += 1

@@ -12,7 +12,8 @@ from __future__ import annotations
 import logging
 import math
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from clerk_authd.clerk.cache import VerifiedTokenCache
 from clerk_authd.clerk.tokens import VerifiedToken, VerifyOptions, clock_skew_ms, verify_session_token
@@ -53,6 +54,12 @@ class SessionVerifier:
             return None
         verdict = self._cache.get(token, now, counted=counted)
         return verdict if verdict is not None and now >= verdict.valid_from else None
+
+    def verified_payload(self, token: str) -> Mapping[str, Any] | None:
+        """The payload ``token`` had when it verified, if the cache still keeps its verdict (expired or not: the
+        payload of a token that verified is what any decoding of it gives); the cache is left as it was."""
+        verdict = self._cache.peek(token) if self._cache is not None else None
+        return verdict.payload if verdict is not None else None
 
     def count_hit(self) -> None:
         """Count a hit that an uncounted ``cached`` found and its caller answered with."""

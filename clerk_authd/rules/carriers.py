@@ -39,30 +39,30 @@ def peek_payload(token: str) -> dict[str, Any] | None:
     return decoded.payload if decoded is not None else None
 
 
-#: the payload of a token its caller verified before (the verified-token cache's), else ``None``. A token that
-#: verified decodes strictly, and strict decoding accepts only what the lenient one reads alike, so this payload is
-#: the one ``peek_payload`` would give: a cookie request whose session token is cached is decided without decoding it
-VerifiedPayload = Callable[[str], Mapping[str, Any] | None]
+#: gives the payload of a token its caller verified before (the verified-token cache's), else ``None``. A token that
+#: verified decodes strictly, and strict decoding accepts only what the lenient one reads alike, so that payload is
+#: the one ``peek_payload`` would give: the cookie choice decodes no session token the cache knows
+VerifiedPayloadLookup = Callable[[str], Mapping[str, Any] | None]
 
 
 def _no_verified_payload(_token: str) -> None:
     return None
 
 
-def _peek(token: str, verified: VerifiedPayload) -> Mapping[str, Any] | None:
+def _peek(token: str, verified: VerifiedPayloadLookup) -> Mapping[str, Any] | None:
     """``peek_payload`` of ``token``, from ``verified`` where it knows the token."""
     known = verified(token)
     return known if known is not None else peek_payload(token)
 
 
-def _iat(token: str, verified: VerifiedPayload) -> object:
+def _iat(token: str, verified: VerifiedPayloadLookup) -> object:
     payload = _peek(token, verified) if token else None
     iat = payload.get("iat") if payload is not None else None
     return iat if js_truthy(iat) else 0
 
 
 def uses_suffixed_cookies(
-    cookies: Mapping[str, str], instance: Instance, now: float, verified: VerifiedPayload = _no_verified_payload
+    cookies: Mapping[str, str], instance: Instance, now: float, verified: VerifiedPayloadLookup = _no_verified_payload
 ) -> bool:
     """``usesSuffixedCookies()`` (§1.6): the rules in order, the first that fires decides."""
     suffix = instance.cookie_suffix
@@ -93,7 +93,7 @@ def uses_suffixed_cookies(
     return not (not suffixed_uat and suffixed_session)
 
 
-def _expired(token: str, now: float, verified: VerifiedPayload) -> bool:
+def _expired(token: str, now: float, verified: VerifiedPayloadLookup) -> bool:
     """Clerk's ``sessionExpired``: ``exp <= now`` in JavaScript, so a missing ``exp`` (``undefined``, NaN) is not."""
     payload = _peek(token, verified) if token else None
     return payload is not None and js_to_number(payload.get("exp", UNDEFINED)) <= math.floor(now)
@@ -128,7 +128,7 @@ class Carriers:
 
     @classmethod
     def read(
-        cls, view: RequestView, instance: Instance, now: float, verified: VerifiedPayload = _no_verified_payload
+        cls, view: RequestView, instance: Instance, now: float, verified: VerifiedPayloadLookup = _no_verified_payload
     ) -> Carriers:
         """Every carrier, with the suffixed-or-not cookie choice made once at ``now`` (seconds), reading the
         payloads of the tokens ``verified`` knows from it."""

@@ -49,6 +49,20 @@ def test_the_least_recently_used_entry_is_evicted_first() -> None:
     assert cache.get("t3", NOW) == 3
 
 
+def test_a_peek_reads_a_kept_verdict_and_changes_nothing() -> None:
+    """``peek`` returns what is kept for a token, expired or not, without a count, a change to the recency
+    order, or dropping the expired one: at capacity, the entry peeked last is still the first evicted."""
+    cache: VerifiedTokenCache[int] = VerifiedTokenCache(2)
+    cache.put("t1", 1, kid="k", expires_at=NOW + 1, now=NOW)
+    cache.put("t2", 2, kid="k", expires_at=NOW + 60, now=NOW)
+    assert (cache.peek("t2"), cache.peek("t1"), cache.peek("t3")) == (2, 1, None)  # t1 peeked last
+    assert len(cache) == 2
+    assert (cache.hits, cache.misses) == (0, 0)
+    cache.put("t3", 3, kid="k", expires_at=NOW + 60, now=NOW)
+    assert (cache.peek("t1"), cache.peek("t2"), cache.peek("t3")) == (None, 2, 3)
+    assert VerifiedTokenCache[int](0).peek("t1") is None
+
+
 def test_putting_the_same_token_again_replaces_its_entry() -> None:
     """A second put for one token replaces the verdict and its expiry without growing the cache."""
     cache: VerifiedTokenCache[str] = VerifiedTokenCache(2)

@@ -5,6 +5,7 @@ cached verdict keeps. Each test checks a property (calls made, objects shared, s
 from __future__ import annotations
 
 import gc
+import itertools
 import json
 import sys
 from collections.abc import Callable, Coroutine, Iterator
@@ -17,20 +18,22 @@ from clerk_authd.clerk.authenticate import Authenticator
 from clerk_authd.clerk.cache import VerifiedTokenCache
 from clerk_authd.clerk.keystore import KeyStore
 from clerk_authd.clerk.options import AuthenticateOptions
-from clerk_authd.clerk.tokens import rs256_signature_is_valid, verify_session_token
+from clerk_authd.clerk.session_verifier import SessionVerifier
+from clerk_authd.clerk.tokens import VerifiedToken, VerifyOptions, rs256_signature_is_valid, verify_session_token
 from clerk_authd.js.cookies import parse_cookies
 from clerk_authd.rules import claims as claims_module
 from clerk_authd.rules import request as request_module
 from clerk_authd.rules.auth import SignedInAuth
 from clerk_authd.rules.cached_verdict import CachedVerdict
-from clerk_authd.rules.carriers import Carriers, peek_payload
+from clerk_authd.rules.carriers import Carriers, peek_payload, uses_suffixed_cookies
 from clerk_authd.rules.claims import PERMISSION_MEMO_SIZE, parse_session_claims
+from clerk_authd.rules.instance import Instance
 from clerk_authd.rules.jwt import decode_jwt, decode_jwt_loosely
 from clerk_authd.rules.request import URL_MEMO_MAX_INPUT, URL_MEMO_SIZE, RequestView, original_request
 from clerk_authd.rules.state import RequestState
 from clerk_authd.testing.mint import TokenMint, encode_v2_permissions
 from tests.conftest import FROZEN_NOW
-from tests.support import AZP, PK_LIVE, JwksResolver, claims, mock_jwks
+from tests.support import AZP, PK_LIVE, PK_TEST, JwksResolver, claims, mock_jwks
 
 #: what nginx's ``auth_request`` sends along with the client's request (loadtests' gateway scenarios)
 GATEWAY = {
@@ -236,6 +239,54 @@ async def test_a_cookie_hit_chooses_its_cookies_without_decoding_the_session_tok
     assert (len(keys.requested), cache.hits) == (1, 1)
     assert Carriers.read.__code__ in called
     assert [forbidden for forbidden in FORBIDDEN_ON_A_COOKIE_HIT if forbidden in called] == []
+
+
+def cookie_jars(plain: str, suffixed: str, suffix: str) -> Iterator[dict[str, str]]:
+    """Every jar of a plain and a suffixed session cookie, each there or not, beside every pair of ``client_uat``
+    cookies (missing, signed out, signed in)."""
+    for has_plain, has_suffixed in itertools.product((True, False), repeat=2):
+        for uat, suffixed_uat in itertools.product((None, "0", "1"), repeat=2):
+            jar = {"__session": plain} if has_plain else {}
+            if has_suffixed:
+                jar[f"__session_{suffix}"] = suffixed
+            if uat is not None:
+                jar["__client_uat"] = uat
+            if suffixed_uat is not None:
+                jar[f"__client_uat_{suffix}"] = suffixed_uat
+            yield jar
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        pytest.param({}, id="the-instances-own"),
+        pytest.param({"iss": "https://clerk.other-app.dev"}, id="another-instances"),
+        pytest.param({"iss": ""}, id="no-issuer"),
+        pytest.param({"iat": FROZEN_NOW + 600, "nbf": FROZEN_NOW + 600}, id="not-yet-valid"),
+        pytest.param({"exp": FROZEN_NOW - 10}, id="expired"),
+        pytest.param({"v": 2, "o": {"id": "org_1", "rol": "member", "per": "read", "fpm": "1"}}, id="compacted-org"),
+    ],
+)
+def test_the_cookie_choice_from_cached_payloads_is_the_choice_from_decoding(
+    fixture_mint: TokenMint, changes: dict[str, Any]
+) -> None:
+    """Both session cookies' payloads kept by a real cache (compacted, whatever their validity now) give the same
+    suffixed-or-not choice as Clerk's lenient decoding of the cookies, for every jar of them."""
+    cache: VerifiedTokenCache[CachedVerdict] = VerifiedTokenCache(10)
+    verifier = SessionVerifier(VerifyOptions(), cache, lambda: FROZEN_NOW)
+    plain = fixture_mint.sign(claims(**changes))
+    suffixed = fixture_mint.sign(claims(sid="sess_suffixed", iat=FROZEN_NOW - 100))
+    for token in (plain, suffixed):
+        verifier.remember(token, VerifiedToken(payload=decode_jwt(token).payload, kid=fixture_mint.kid))
+    instance = Instance.from_publishable_key(PK_TEST)
+    kept = len(cache)  # an expired verdict may already be gone, dropped by the next put
+    choices = set()
+    for jar in cookie_jars(plain, suffixed, instance.cookie_suffix):
+        decoded = uses_suffixed_cookies(jar, instance, FROZEN_NOW)
+        assert uses_suffixed_cookies(jar, instance, FROZEN_NOW, verifier.verified_payload) is decoded, jar
+        choices.add(decoded)
+    assert choices == {True, False}
+    assert (cache.hits, cache.misses, len(cache)) == (0, 0, kept)
 
 
 async def test_every_hit_shares_the_cached_claims_and_identity(fixture_mint: TokenMint) -> None:

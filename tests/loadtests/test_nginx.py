@@ -16,8 +16,8 @@ def config(tmp_path: Path) -> str:
 
 
 def test_every_proxying_location_keeps_its_upstream_connection_alive(tmp_path: Path) -> None:
-    """A location with a ``proxy_set_header`` of its own inherits none from ``http``: each one says
-    ``Connection ""`` itself, or nginx would close the upstream connection after every request."""
+    """A location with a ``proxy_set_header`` of its own inherits none from ``http``, and there a missing
+    ``Connection ""`` closes the upstream connection after every request; so every location says it itself."""
     locations = dict(_LOCATION.findall(config(tmp_path)))
     assert set(locations) == {"/_auth", "/_auth_cached", "/protected", "/cached", "/plain"}
     for name, body in locations.items():
