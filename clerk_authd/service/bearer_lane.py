@@ -22,7 +22,7 @@ It answers only where the full decision could answer nothing else, and leaves th
   ``Authorization``, which it decides first, so that answer is the lane's 200 whenever the two agree. (An allowed
   answer there has no body whatever the request accepts.)
 - ``GET /has`` (``has_lane``): its own query names at least one requirement, is one the full decision accepts,
-  and holds no ``__`` or percent-escape (a parameter of Clerk's there is Clerk's input, left to the full decision);
+  is short enough to be kept parsed, and names no parameter of Clerk's (Clerk's input, left to the full decision);
 - the runtime allows the request on that value alone: a known, unexpired, not pending session that meets
   every requirement (a denial, 403, is the full decision's), under options that read nothing else of the
   request (not a satellite).
@@ -43,7 +43,7 @@ from clerk_authd.rules.proxied import Family, original_query
 from clerk_authd.rules.requirements import NO_REQUIREMENTS, RequirementError, Requirements
 from clerk_authd.sanic.answers import asks_for_json
 from clerk_authd.sanic.install import answers_of, node_headers, runtime_of
-from clerk_authd.service.auth_query import query_requirements
+from clerk_authd.service.auth_query import REQUIREMENTS_MEMO_MAX_QUERY, names_clerk_parameter, query_requirements
 
 #: what a lane answers with: the response, and the cached verdict behind it (for the decision line)
 LaneAnswer = tuple[HTTPResponse, CachedVerdict]
@@ -69,11 +69,11 @@ def has_lane(request: Request) -> LaneAnswer | None:
     """``GET /has``'s 200 ``{"allowed": true}`` and the cached verdict behind it, when the lane may give it.
 
     The requirements are the request's own query, as the full decision reads it; a query that names none (a
-    400 there), one the full decision refuses, and one that may hold a Clerk parameter (any ``__`` or
-    percent-escape, which the full decision leaves to Clerk) go to it.
+    400 there), one the full decision refuses, one naming a parameter of Clerk's (which the full decision leaves
+    to Clerk) and one too long to be kept parsed go to it.
     """
     query = request.query_string
-    if not query or "__" in query or "%" in query:
+    if not query or len(query) > REQUIREMENTS_MEMO_MAX_QUERY or names_clerk_parameter(query):
         return None
     try:
         requirements = query_requirements(query, own_url=True)
