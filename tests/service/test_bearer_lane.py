@@ -361,6 +361,10 @@ async def assert_has_lane_answers_as_in_full(running: Running, pairs: Pairs, pat
     [
         *CACHED_BEARER_SHAPES,
         pytest.param(lambda t: [("accept", "application/json"), ("authorization", t)], id="json"),
+        pytest.param(
+            lambda t: [("x-original-url", "https://a.test/x?__clerk_handshake=h&role=member"), ("authorization", t)],
+            id="clerk-parameters-and-requirements-only-in-the-original-url",
+        ),
     ],
 )
 @pytest.mark.parametrize(
