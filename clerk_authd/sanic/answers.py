@@ -84,7 +84,7 @@ class IdentityResponse(HTTPResponse):
             yield from super().processed_headers
             yield _FIRST_NAME, self.identity_block[_FIRST_VALUE_AT:-2]
             return
-        name, _, rest = writers.partition(b": ")
+        name, _, rest = writers.partition(b": ")  # the writer's ``name: value\r\n`` then gives back every line
         yield name, rest + self.identity_block[:-2]
 
     def _writers_lines(self) -> bytes | None:

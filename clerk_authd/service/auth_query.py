@@ -41,13 +41,9 @@ def _parse(query: str, *, own_url: bool, accepts_only: bool) -> Requirements:
 _memo = lru_cache(maxsize=REQUIREMENTS_MEMO_SIZE)(_parse)
 
 
-def names_clerk_parameter(query: str) -> bool:
-    """Whether the raw ``query`` (no longer than ``REQUIREMENTS_MEMO_MAX_QUERY``) names one of Clerk's own
-    parameters once ``parse_qsl`` has decoded its names: on a request's own URL the full decision leaves those to
-    Clerk. Kept per query string, as its requirements are."""
-    return _names_memo(query)
-
-
 @lru_cache(maxsize=REQUIREMENTS_MEMO_SIZE)
-def _names_memo(query: str) -> bool:
+def names_clerk_parameter(query: str) -> bool:
+    """Whether the raw ``query`` names one of Clerk's own parameters once ``parse_qsl`` has decoded its names: on
+    a request's own URL the full decision leaves those to Clerk. Kept per query string, as its requirements are;
+    callers pass no query longer than ``REQUIREMENTS_MEMO_MAX_QUERY``."""
     return any(is_clerk_parameter(name) for name, _ in parse_qsl(query, keep_blank_values=True))

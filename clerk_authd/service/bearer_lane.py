@@ -34,6 +34,8 @@ equal to the full decision's.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from sanic import Request
 from sanic.response import HTTPResponse
 
@@ -41,12 +43,14 @@ from clerk_authd.js.headers import HTTP_WHITESPACE
 from clerk_authd.rules.cached_verdict import CachedVerdict
 from clerk_authd.rules.proxied import Family, original_query
 from clerk_authd.rules.requirements import NO_REQUIREMENTS, RequirementError, Requirements
-from clerk_authd.sanic.answers import asks_for_json
+from clerk_authd.sanic.answers import AnswerPolicy, asks_for_json
 from clerk_authd.sanic.install import answers_of, node_headers, runtime_of
 from clerk_authd.service.auth_query import REQUIREMENTS_MEMO_MAX_QUERY, names_clerk_parameter, query_requirements
 
 #: what a lane answers with: the response, and the cached verdict behind it (for the decision line)
 LaneAnswer = tuple[HTTPResponse, CachedVerdict]
+#: an endpoint's allowed answer from a cached verdict at a time (``AnswerPolicy.allowed_from_cache``, ...)
+CachedAnswer = Callable[[AnswerPolicy, CachedVerdict, float], HTTPResponse]
 
 
 def bearer_lane(request: Request, family: Family) -> LaneAnswer | None:
@@ -62,7 +66,7 @@ def bearer_lane(request: Request, family: Family) -> LaneAnswer | None:
     accepts = requirements.accepts_token
     if family is Family.FORWARDED and accepts is not None and accepts != runtime.settings.accepts_token:
         return None  # a forwarded request carrying a handshake is decided with the configured accepts
-    return _allowed(request, authorization, requirements, has_body=False)
+    return _allowed(request, authorization, requirements, AnswerPolicy.allowed_from_cache)
 
 
 def has_lane(request: Request) -> LaneAnswer | None:
@@ -82,24 +86,20 @@ def has_lane(request: Request) -> LaneAnswer | None:
     if not requirements.checks:
         return None
     authorization, _ = _read_lane_headers(request)
-    return _allowed(request, authorization, requirements, has_body=True)
+    return _allowed(request, authorization, requirements, AnswerPolicy.has_allowed_from_cache)
 
 
 def _allowed(
-    request: Request, authorization: str | None, requirements: Requirements, *, has_body: bool
+    request: Request, authorization: str | None, requirements: Requirements, answer: CachedAnswer
 ) -> LaneAnswer | None:
-    """The allowed answer when the runtime allows the request on its ``Authorization`` value alone."""
+    """``answer`` of the cached verdict when the runtime allows the request on its ``Authorization`` value alone."""
     if authorization is None or not authorization.isascii():
         return None
     runtime = runtime_of(request.app)
     cached = runtime.cached_allowed(authorization, requirements)
     if cached is None:
         return None
-    answers = answers_of(request.app)
-    now = runtime.clock()
-    return (
-        answers.has_allowed_from_cache(cached, now) if has_body else answers.allowed_from_cache(cached, now)
-    ), cached
+    return answer(answers_of(request.app), cached, runtime.clock()), cached
 
 
 def _strict_requirements(request: Request, family: Family) -> Requirements | None:
