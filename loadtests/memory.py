@@ -21,7 +21,7 @@ from clerk_authd.clerk.cache import VerifiedTokenCache
 from clerk_authd.clerk.session_verifier import SessionVerifier
 from clerk_authd.clerk.tokens import VerifiedToken, VerifyOptions
 from clerk_authd.rules.cached_verdict import CachedVerdict
-from clerk_authd.rules.verdict import render_session_lines
+from clerk_authd.rules.verdict import render_identity
 from clerk_authd.testing.fake_clerk import DEFAULT_FRONTEND_API
 from loadtests.tokens import bench_claims
 
@@ -41,7 +41,7 @@ def fill(count: int) -> int:
         payload_json = orjson.dumps(claims)
         token = f"{_HEADER}.{base64.urlsafe_b64encode(payload_json).rstrip(b'=').decode()}.signature{i}"
         verdict = verifier.remember(token, VerifiedToken(payload=orjson.loads(payload_json), kid="ins_bench"))
-        verdict.identity_block(render_session_lines)
+        verdict.identity_block(render_identity)
     gc.collect()
     if len(cache) != count:
         raise RuntimeError(f"the cache holds {len(cache)} verdicts, not {count}")

@@ -1,10 +1,11 @@
 """The verified-token cache: a token verified once is not verified again until it expires.
 
 Entries are keyed by a BLAKE2b digest of the token, never the token, so the cache (or a heap dump, or a debug
-print of it) holds no credential. The cache is a bounded LRU; ``max_size`` 0 turns it off. Every hit re-checks
-the entry's ``expires_at`` against the caller's clock (the caller passes the token's ``exp`` plus the clock skew:
-Clerk accepts a token while ``exp + skew > now``), so a cached verdict never outlives its token. Each entry
-remembers the ``kid`` that verified it, so the key store can drop the verdicts of a key Clerk retired.
+print of it) holds no credential. The cache is a bounded LRU; ``max_size`` 0 turns it off. A value carries its
+own ``expires_at`` and ``key_kid`` (``Expiring``), so an entry is the value alone. Every hit re-checks the
+value's ``expires_at`` against the caller's clock (a session verdict's is the token's ``exp`` plus the clock
+skew: Clerk accepts a token while ``exp + skew > now``), so a cached verdict never outlives its token; its
+``key_kid`` lets the key store drop the verdicts of a key Clerk retired.
 
 Clerk's session tokens live about a minute and are replaced, not reused, so most entries die unasked. Each
 ``put`` therefore also drops up to ``PURGE_PER_PUT`` expired entries from the least recently used end: dead
@@ -21,9 +22,24 @@ from __future__ import annotations
 import hashlib
 from collections import OrderedDict
 from collections.abc import Container
-from typing import Final, Generic, TypeVar
+from typing import Final, Generic, Protocol, TypeVar
 
-V = TypeVar("V")
+
+class Expiring(Protocol):
+    """What the cache keeps: a value that says until when it holds and which key, if any, it rests on."""
+
+    @property
+    def expires_at(self) -> float:
+        """Until when (seconds, the caller's clock) the value may be returned."""
+        ...
+
+    @property
+    def key_kid(self) -> str | None:
+        """The ``kid`` of the Clerk key the value rests on (``drop_kids``), ``None`` for none."""
+        ...
+
+
+V = TypeVar("V", bound=Expiring)
 #: expired least-recently-used entries one ``put`` may drop
 PURGE_PER_PUT: Final = 2
 
@@ -42,8 +58,8 @@ class VerifiedTokenCache(Generic[V]):
         if max_size < 0:
             raise ValueError("max_size must be 0 (disabled) or more")
         self._max_size = max_size
-        #: digest -> (value, kid, expires_at)
-        self._entries: OrderedDict[bytes, tuple[V, str | None, float]] = OrderedDict()
+        #: digest -> value (each value carries its expiry and key: no tuple per entry)
+        self._entries: OrderedDict[bytes, V] = OrderedDict()
         self.hits = 0
         self.misses = 0
 
@@ -60,11 +76,11 @@ class VerifiedTokenCache(Generic[V]):
             key = token_digest(token)
             entry = self._entries.get(key)
             if entry is not None:
-                if now < entry[2]:
+                if now < entry.expires_at:
                     self._entries.move_to_end(key)
                     if counted:
                         self.hits += 1
-                    return entry[0]
+                    return entry
                 del self._entries[key]
         if counted:
             self.misses += 1
@@ -76,33 +92,32 @@ class VerifiedTokenCache(Generic[V]):
         still holds)."""
         if not self._max_size:
             return None
-        entry = self._entries.get(token_digest(token))
-        return entry[0] if entry is not None else None
+        return self._entries.get(token_digest(token))
 
     def count_hit(self) -> None:
         """Count one hit that an uncounted ``get`` found."""
         self.hits += 1
 
-    def put(self, token: str, value: V, *, kid: str | None, expires_at: float, now: float) -> None:
-        """Remember ``value`` for ``token`` until ``expires_at`` (seconds), evicting the least recently used;
+    def put(self, token: str, value: V, *, now: float) -> None:
+        """Remember ``value`` for ``token`` until its ``expires_at`` (seconds), evicting the least recently used;
         first drop up to ``PURGE_PER_PUT`` entries from that end that have expired at ``now``."""
         if not self._max_size:
             return
         entries = self._entries
         for _ in range(PURGE_PER_PUT):
             oldest = next(iter(entries.values()), None)
-            if oldest is None or now < oldest[2]:
+            if oldest is None or now < oldest.expires_at:
                 break
             entries.popitem(last=False)
         key = token_digest(token)
-        entries[key] = (value, kid, expires_at)
+        entries[key] = value
         entries.move_to_end(key)
         if len(entries) > self._max_size:
             entries.popitem(last=False)
 
     def drop_kids(self, kids: Container[str]) -> int:
         """Forget every verdict reached with one of ``kids`` (keys Clerk removed); returns how many went."""
-        doomed = [key for key, (_, kid, _) in self._entries.items() if kid is not None and kid in kids]
+        doomed = [key for key, value in self._entries.items() if value.key_kid is not None and value.key_kid in kids]
         for key in doomed:
             del self._entries[key]
         return len(doomed)

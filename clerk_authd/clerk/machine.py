@@ -83,8 +83,20 @@ class NotFound:
 
 
 NOT_FOUND: Final = NotFound()
-#: Clerk's JSON for a token it knows, or its 404; keyed by the token's digest
-MachineAnswers = VerifiedTokenCache[dict[str, Any] | NotFound]
+
+
+@dataclass(frozen=True, slots=True)
+class KeptAnswer:
+    """Clerk's JSON for a token it knows, or its 404, as the answer cache keeps it until ``expires_at``."""
+
+    answer: dict[str, Any] | NotFound
+    expires_at: float
+    #: an answer of the Backend API rests on no signing key
+    key_kid: None = None
+
+
+#: Clerk's answers, keyed by the token's digest
+MachineAnswers = VerifiedTokenCache[KeptAnswer]
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,7 +146,8 @@ class MachineVerifier:
         if not may_be_clerk_value(token):
             raise _api_failure(token_type, BackendAPIError("not a Clerk token", status=STATUS_NOT_FOUND))
         now = self.clock()
-        known = self.answers.get(token, now) if self.answers is not None else None
+        kept = self.answers.get(token, now) if self.answers is not None else None
+        known = kept.answer if kept is not None else None
         if isinstance(known, NotFound):
             raise _api_failure(token_type, BackendAPIError("not found (cached)", status=STATUS_NOT_FOUND))
         if known is not None:
@@ -155,7 +168,7 @@ class MachineVerifier:
 
     def _remember(self, token: str, answer: dict[str, Any] | NotFound, now: float) -> None:
         if self.answers is not None:
-            self.answers.put(token, answer, kid=None, expires_at=now + self.answer_ttl_s, now=now)
+            self.answers.put(token, KeptAnswer(answer, expires_at=now + self.answer_ttl_s), now=now)
 
     # --- JWTs -----------------------------------------------------------------------------------------
 

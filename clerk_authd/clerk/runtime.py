@@ -33,7 +33,7 @@ from clerk_authd.rules.request import RequestView
 from clerk_authd.rules.requirements import NO_REQUIREMENTS, Requirements
 from clerk_authd.rules.state import RequestState
 from clerk_authd.rules.tokentypes import AcceptsToken, accepts_option
-from clerk_authd.rules.verdict import Verdict, render_auth_identity, render_session_lines
+from clerk_authd.rules.verdict import Verdict, render_auth_identity, render_identity
 
 log = logging.getLogger(__name__)
 
@@ -189,7 +189,7 @@ class ClerkRuntime:
         unmet = requirements.first_unmet(auth) if auth is not None and auth.is_authenticated else None
         verdict = state.verdict
         if verdict is not None and isinstance(auth, SignedInAuth) and auth.claims is verdict.claims:
-            identity = verdict.identity_block(render_session_lines)
+            identity = verdict.identity_block(render_identity)
         else:
             identity = render_auth_identity(auth)
         cache: CacheResult | None = None if state.cache_hit is None else "hit" if state.cache_hit else "miss"

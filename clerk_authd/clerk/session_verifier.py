@@ -19,7 +19,6 @@ from clerk_authd.clerk.cache import VerifiedTokenCache
 from clerk_authd.clerk.tokens import VerifiedToken, VerifyOptions, clock_skew_ms, verify_session_token
 from clerk_authd.rules.auth import signed_in_auth
 from clerk_authd.rules.cached_verdict import CachedVerdict, header_kid
-from clerk_authd.rules.claims import compact_payload
 from clerk_authd.rules.jwt import DecodedJwt
 
 log = logging.getLogger(__name__)
@@ -79,15 +78,16 @@ class SessionVerifier:
         Split from ``verify`` so the benchmark can measure what the cache keeps per token without signing a
         hundred thousand tokens first (``loadtests/memory.py``).
         """
-        payload = verified.payload if self._cache is None else compact_payload(verified.payload)
+        payload = verified.payload
         starts = [math.trunc(payload[name]) for name in ("nbf", "iat") if name in payload]
         key_kid = sys.intern(verified.kid) if verified.kid is not None else None
-        verdict = CachedVerdict(
-            claims=signed_in_auth(payload, token).claims,
+        verdict = CachedVerdict.of(
+            signed_in_auth(payload, token).claims,
             valid_from=math.ceil(max(starts) * 1000 - self._skew_s * 1000) / 1000 if starts else -math.inf,
+            expires_at=math.trunc(payload["exp"]) + self._skew_s,
+            key_kid=key_kid,
             kid=key_kid if key_kid is not None else header_kid(token),
         )
         if self._cache is not None:
-            expires_at = math.trunc(payload["exp"]) + self._skew_s
-            self._cache.put(token, verdict, kid=key_kid, expires_at=expires_at, now=self.clock())
+            self._cache.put(token, verdict, now=self.clock())
         return verdict

@@ -24,7 +24,7 @@ import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any, Final, NoReturn
+from typing import Any, Final
 
 from clerk_authd.errors import TokenVerificationError
 from clerk_authd.js.values import JS_WHITESPACE, js_truthy
@@ -37,12 +37,6 @@ _ASCII_DIGITS = re.compile(r"[0-9]+")
 _DIGITS_PER_STEP: Final = 1000
 _ORG_SCOPES: Final = frozenset({"o", "ou", "uo"})
 _USER_SCOPES: Final = frozenset({"u", "ou", "uo"})
-#: Claims whose string values the tokens of one instance repeat (its issuer and parties, a status, an
-#: organization and its role, the features and plans; ``o`` is v2's organization object). Not the user and
-#: session ids: interning one costs about 48 bytes in the interpreter's table and saves about 70 per further
-#: token of the session, and with Clerk's one-minute tokens refreshed every 50 s a session has about 1.2 in the
-#: cache, so interning them cost 96 bytes a token in the benchmark's 100 000 sessions and saved nothing.
-_SHARED_CLAIMS: Final = ("iss", "azp", "aud", "sts", "org_id", "org_slug", "org_role", "fea", "pla", "o")
 #: How many distinct organization permission sets ``org_permissions_of`` remembers: one per role and plan.
 PERMISSION_MEMO_SIZE: Final = 1024
 
@@ -147,63 +141,6 @@ def _shared_org_permissions(org_features: tuple[str, ...], per: str, fpm: str) -
     return tuple(sys.intern(permission) for permission in decode_org_permissions(org_features, per, fpm))
 
 
-def compact_payload(payload: dict[str, Any]) -> dict[str, Any]:
-    """A copy of a verified payload for the verified-token cache: equal to it, in the same order, but smaller.
-
-    The string values many tokens repeat (``_SHARED_CLAIMS``, one level into ``o``) become one shared copy each
-    (``sys.intern``); an object of strings alone (v2's ``o``: the organization, role and permissions) becomes one
-    ``SharedClaim`` that every member of that role shares; and the dict is built at its size rather than at the
-    size a parser reserved.
-    """
-    return {name: _shared(value) if name in _SHARED_CLAIMS else value for name, value in payload.items()}
-
-
-class SharedClaim(dict[str, Any]):
-    """A claim object the cached verdicts of many sessions share (``compact_payload``): a ``dict`` that refuses
-    every change, since a change would reach every session holding it. It compares and serializes as the ``dict``
-    it is, and its copies are plain ``dict`` objects."""
-
-    __slots__ = ()
-
-    def _refuse(self, *_: object, **__: object) -> NoReturn:
-        raise TypeError("a cached token's claims are shared by other sessions and cannot be changed; copy them")
-
-    __setitem__ = __delitem__ = update = pop = popitem = clear = setdefault = __ior__ = _refuse
-
-    def __reduce__(self) -> tuple[type[dict[str, Any]], tuple[dict[str, Any]]]:
-        """``copy``, ``deepcopy`` and ``pickle`` give a plain ``dict``: a copy is the caller's to change."""
-        return dict, (dict(self),)
-
-
-#: How many distinct shared claim objects ``_shared`` keeps: one per organization role (and plan) in use.
-SHARED_CLAIM_MEMO_SIZE: Final = 1024
-_shared_claims: dict[tuple[tuple[str, str], ...], SharedClaim] = {}
-
-
-def _shared(value: object) -> object:
-    if isinstance(value, str):
-        return sys.intern(value)
-    if isinstance(value, dict):
-        return _shared_object(value)
-    if isinstance(value, list):
-        return [sys.intern(item) if isinstance(item, str) else item for item in value]
-    return value
-
-
-def _shared_object(value: dict[str, Any]) -> dict[str, Any]:
-    """One shared, read-only copy per distinct object of strings (equal strings are equal claims); any other
-    object is copied with its strings interned."""
-    if not all(isinstance(inner, str) for inner in value.values()):
-        return {key: sys.intern(inner) if isinstance(inner, str) else inner for key, inner in value.items()}
-    key = tuple(value.items())
-    shared = _shared_claims.get(key)
-    if shared is None:
-        shared = SharedClaim((sys.intern(name), sys.intern(inner)) for name, inner in key)
-        if len(_shared_claims) < SHARED_CLAIM_MEMO_SIZE:
-            _shared_claims[key] = shared
-    return shared
-
-
 def _optional_str(value: object) -> str | None:
     return value if isinstance(value, str) else None
 
@@ -285,27 +222,21 @@ def parse_session_claims(payload: dict[str, Any]) -> SessionClaims:
 
 def session_identity(claims: SessionClaims) -> Identity:
     """A session's identity strings, computed on first use and kept with the claims, so that every signed-in
-    object built on them (every hit of one cached verdict) and the verdict itself share one copy."""
+    object built on them (every hit of one cached verdict) and the verdict itself share one copy; the
+    permission list is joined once and shared by the sessions of one role."""
     identity = claims.identity_memo
     if identity is None:
-        identity = read_session_identity(claims)
+        actor_id = claims.actor.get("sub") if claims.actor is not None else None
+        identity = Identity(
+            user_id=claims.user_id or "",
+            session_id=claims.session_id or "",
+            session_status=claims.session_status or "",
+            org_id=claims.org_id or "",
+            org_slug=claims.org_slug or "",
+            org_role=claims.org_role or "",
+            org_permissions=sys.intern(",".join(claims.org_permissions or ())),
+            actor_id=actor_id if isinstance(actor_id, str) else "",
+            token_type=SESSION_TOKEN,
+        )
         object.__setattr__(claims, "identity_memo", identity)  # a lazily filled slot of a frozen object
     return identity
-
-
-def read_session_identity(claims: SessionClaims) -> Identity:
-    """A session's identity strings, not kept: what a cached verdict renders its identity lines from once, so
-    the claims of a cached token do not also carry the tuple; the permission list is joined once and shared by
-    the verdicts of one role."""
-    actor_id = claims.actor.get("sub") if claims.actor is not None else None
-    return Identity(
-        user_id=claims.user_id or "",
-        session_id=claims.session_id or "",
-        session_status=claims.session_status or "",
-        org_id=claims.org_id or "",
-        org_slug=claims.org_slug or "",
-        org_role=claims.org_role or "",
-        org_permissions=sys.intern(",".join(claims.org_permissions or ())),
-        actor_id=actor_id if isinstance(actor_id, str) else "",
-        token_type=SESSION_TOKEN,
-    )

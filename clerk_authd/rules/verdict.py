@@ -51,28 +51,6 @@ def render_identity(identity: Identity) -> bytes:
     return render_lines(_AUTH_HEADERS, identity)
 
 
-#: A session's identity lines: its user's and session's own, then the rest (its status, organization, role,
-#: permissions and actor, and the token type with no machine, client or scopes: ``claims.read_session_identity``),
-#: which every session of one role in one organization has alike. A cached verdict keeps its own lines and a
-#: reference to one shared copy of the rest (``render_session_lines``).
-_SESSION_OWN_FIELDS: Final = Identity._fields.index("session_status")
-#: how many distinct shared session lines ``render_session_lines`` keeps: one per organization role in use
-SHARED_LINES_MEMO_SIZE: Final = 1024
-_shared_session_lines: dict[tuple[str, ...], bytes] = {}
-
-
-def render_session_lines(identity: Identity) -> tuple[bytes, bytes]:
-    """A session's identity lines as ``(its own, the shared rest)``; joined, they are ``render_identity``'s."""
-    own = render_lines(_AUTH_HEADERS[:_SESSION_OWN_FIELDS], identity[:_SESSION_OWN_FIELDS])
-    rest = identity[_SESSION_OWN_FIELDS:]
-    shared = _shared_session_lines.get(rest)
-    if shared is None:
-        shared = render_lines(_AUTH_HEADERS[_SESSION_OWN_FIELDS:], rest)
-        if len(_shared_session_lines) < SHARED_LINES_MEMO_SIZE:
-            _shared_session_lines[rest] = shared
-    return own, shared
-
-
 def render_lines(names: Iterable[str], values: Iterable[str]) -> bytes:
     """The identity header lines of ``names`` with ``values``; unsafe values are empty."""
     return header_lines((name, header_value(value) or "") for name, value in zip(names, values, strict=True))

@@ -33,7 +33,7 @@ from clerk_authd.rules.auth import SignedInAuth
 from clerk_authd.rules.cached_verdict import CachedVerdict
 from clerk_authd.rules.handshake import is_eligible
 from clerk_authd.rules.names import HANDSHAKE_PARAMS, IDENTITY_HEADERS, REDIRECT_TO_HEADER, SET_COOKIE_COPY_PREFIX
-from clerk_authd.rules.verdict import SIGNED_IN, Verdict, render_session_lines, summary_block
+from clerk_authd.rules.verdict import SIGNED_IN, Verdict, render_identity, summary_block
 
 NO_STORE: Final = "no-store"
 _INVALID_TOKEN_CHALLENGE: Final = 'Bearer error="invalid_token"'
@@ -270,7 +270,7 @@ class AnswerPolicy:
     def _allowed_block(self, cached: CachedVerdict, now: float) -> bytes:
         """An allowed answer's identity and cache lines, from a cached verdict."""
         keep = _cache_lines(self._keep_for(cached.payload.get("exp"), now))
-        return _SIGNED_IN_SUMMARY + cached.identity_block(render_session_lines) + keep
+        return _SIGNED_IN_SUMMARY + cached.identity_block(render_identity) + keep
 
     def forward_auth(self, verdict: Verdict, *, with_cookies: bool = True) -> HTTPResponse:
         """``/forward-auth``, ``/ext-authz`` and ``require_auth``: 200, 307 handshake, 302 sign-in, 401/403/503 JSON.

@@ -24,13 +24,14 @@ from clerk_authd.js.cookies import parse_cookies
 from clerk_authd.rules import claims as claims_module
 from clerk_authd.rules import request as request_module
 from clerk_authd.rules.auth import SignedInAuth
-from clerk_authd.rules.cached_verdict import CachedVerdict
+from clerk_authd.rules.cached_verdict import RECENT_CLAIMS_SIZE, CachedVerdict
 from clerk_authd.rules.carriers import Carriers, peek_payload, uses_suffixed_cookies
 from clerk_authd.rules.claims import PERMISSION_MEMO_SIZE, parse_session_claims
 from clerk_authd.rules.instance import Instance
 from clerk_authd.rules.jwt import decode_jwt, decode_jwt_loosely
 from clerk_authd.rules.request import URL_MEMO_MAX_INPUT, URL_MEMO_SIZE, RequestView, original_request
 from clerk_authd.rules.state import RequestState
+from clerk_authd.rules.verdict import render_identity
 from clerk_authd.testing.mint import TokenMint, encode_v2_permissions
 from tests.conftest import FROZEN_NOW
 from tests.support import AZP, PK_LIVE, PK_TEST, JwksResolver, claims, mock_jwks
@@ -307,9 +308,9 @@ async def test_every_hit_shares_the_cached_claims_and_identity(fixture_mint: Tok
     assert cache.hits == 3
 
 
-async def test_a_cached_verdict_holds_no_token_and_one_copy_of_the_payload(fixture_mint: TokenMint) -> None:
-    """Nothing reachable from a cached verdict contains the token or any of its segments, and the verified
-    payload is there once (the claims hold it; ``sessionClaims`` of ``/auth`` reads it)."""
+async def test_a_cached_verdict_holds_no_token_and_its_payload_once_as_json(fixture_mint: TokenMint) -> None:
+    """Nothing reachable from a cached verdict contains the token or any of its segments; the verified payload is
+    there once, as its compact JSON text, and no parsed object of it is (those live with the recent claims)."""
     authenticator, cache = cached_authenticator(mock_jwks())
     token = org_member(fixture_mint, "a")
     await authenticator.authenticate(RequestView.build("GET", "/", [("authorization", token)]))
@@ -319,27 +320,40 @@ async def test_a_cached_verdict_holds_no_token_and_one_copy_of_the_payload(fixtu
     texts = [item for item in reachable(verdict) if isinstance(item, str | bytes)]
     assert [text for text in texts for secret in secrets if secret in str(text)] == []
     payload = decode_jwt(token).payload
-    assert verdict.payload == payload
-    assert sum(1 for item in reachable(verdict) if isinstance(item, dict) and item == payload) == 1
+    assert orjson.loads(verdict.payload_json) == verdict.payload == payload
+    assert list(orjson.loads(verdict.payload_json)) == list(payload), "the claims keep their order"
+    assert [item for item in reachable(verdict) if isinstance(item, dict)] == []
 
 
-async def test_verdicts_share_the_strings_that_tokens_repeat(fixture_mint: TokenMint) -> None:
-    """Two members of one organization: their cached verdicts share the issuer, party, organization, role and
-    permission strings instead of holding a copy each; what differs (user, session) stays their own."""
+async def test_a_verdict_whose_claims_were_let_go_is_parsed_again_once_and_decides_alike(
+    fixture_mint: TokenMint,
+) -> None:
+    """Once ``RECENT_CLAIMS_SIZE`` other payloads were read, a verdict's parsed claims are gone; its next hit
+    parses them again from its JSON (equal claims, the same identity lines, the same decision), once: the hit
+    after it parses nothing."""
     authenticator, cache = cached_authenticator(mock_jwks())
-    tokens = [org_member(fixture_mint, name) for name in ("a", "b")]
-    for token in tokens:
-        await authenticator.authenticate(RequestView.build("GET", "/", [("authorization", token)]))
-    first, second = (cache.get(token, FROZEN_NOW) for token in tokens)
-    assert first is not None
-    assert second is not None
-    for name in ("iss", "azp", "fea"):
-        assert first.payload[name] is second.payload[name], name
-    assert first.payload["o"]["id"] is second.payload["o"]["id"]
-    assert first.claims.org_role is second.claims.org_role
-    assert first.claims.org_permissions == ("org:invoices:read",)
-    assert first.claims.org_permissions is second.claims.org_permissions
-    assert first.claims.user_id != second.claims.user_id
+    token = org_member(fixture_mint, "a")
+    request = RequestView.build("GET", "/", [("authorization", token)])
+    first = await authenticator.authenticate(request)
+    verdict = cache.get(token, FROZEN_NOW)
+    assert verdict is not None
+    assert isinstance(first.auth, SignedInAuth)
+    lines = verdict.identity_block(render_identity)
+    for index in range(RECENT_CLAIMS_SIZE):
+        other = {"sub": f"user_{index}", "sid": f"sess_{index}", "exp": FROZEN_NOW + 60}
+        CachedVerdict.of(parse_session_claims(other), valid_from=0, expires_at=FROZEN_NOW + 60, key_kid=None, kid=None)
+
+    again, called = calls_during(lambda: run_without_awaiting(authenticator.authenticate(request)))
+    assert orjson.loads in called
+    assert isinstance(again.auth, SignedInAuth)
+    assert again.auth.claims is not first.auth.claims
+    assert again.auth.claims == first.auth.claims
+    assert again.to_auth() == first.to_auth()
+    assert verdict.identity_block(render_identity) == lines
+    state, called = calls_during(lambda: run_without_awaiting(authenticator.authenticate(request)))
+    assert orjson.loads not in called
+    assert isinstance(state.auth, SignedInAuth)
+    assert state.auth.claims is again.auth.claims
 
 
 def test_the_permission_memo_is_bounded() -> None:
@@ -382,7 +396,7 @@ async def test_a_refused_token_is_a_miss_and_a_request_without_one_asks_no_cache
 
 
 async def test_the_identity_headers_are_rendered_once_per_cached_verdict(fixture_mint: TokenMint) -> None:
-    """``identity_block`` renders on its first call and gives every later hit the same lines without rendering
+    """``identity_block`` renders on its first call and gives every later hit the same bytes without rendering
     again; the rendering holds no token."""
     authenticator, cache = cached_authenticator(mock_jwks())
     token = org_member(fixture_mint, "a")
@@ -391,13 +405,13 @@ async def test_the_identity_headers_are_rendered_once_per_cached_verdict(fixture
     assert verdict is not None
     rendered: list[object] = []
 
-    def render(identity: object) -> tuple[bytes, bytes]:
+    def render(identity: object) -> bytes:
         rendered.append(identity)
-        return b"x-clerk-user-id: user_a\r\n", b"x-clerk-token-type: session_token\r\n"
+        return b"x-clerk-user-id: user_a\r\nx-clerk-token-type: session_token\r\n"
 
     first = verdict.identity_block(render)
     assert first == b"x-clerk-user-id: user_a\r\nx-clerk-token-type: session_token\r\n"
-    assert verdict.identity_block(render) == first
+    assert verdict.identity_block(render) is first
     assert rendered == [SignedInAuth(verdict.claims, token).identity]
     secrets = [token, *token.split(".")]
     texts = [item for item in reachable(verdict) if isinstance(item, str | bytes)]

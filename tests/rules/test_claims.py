@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import copy
-import pickle
 from typing import Any
 
-import orjson
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -15,8 +12,6 @@ from clerk_authd.errors import TokenVerificationError
 from clerk_authd.reasons import Reason
 from clerk_authd.rules.claims import (
     SessionClaims,
-    SharedClaim,
-    compact_payload,
     parse_session_claims,
     split_by_scope,
 )
@@ -289,59 +284,3 @@ def test_encoding_then_decoding_v2_permissions_gives_back_the_same_set(pairs: se
     decoded = permissions_of(v2(fea, per, fpm))
     assert decoded is not None
     assert sorted(decoded) == sorted(permissions)
-
-
-def test_a_compacted_payload_equals_the_original_and_shares_repeated_strings() -> None:
-    """``compact_payload`` keeps every claim and its order, leaves its input alone, and makes two tokens of
-    one organization share their issuer, organization and feature strings (built apart here, so not shared)."""
-
-    def member(user: str) -> dict[str, Any]:
-        payload = v2("".join(["o:", "invoices"]), "".join(["re", "ad"]), "1", slg="".join(["ac", "me"]))
-        return {**payload, "sub": user, "iss": "".join(["https://", "clerk.example.test"])}
-
-    originals = [member("user_1"), member("user_2")]
-    first, second = (compact_payload(original) for original in originals)
-    assert first == originals[0]
-    assert list(first) == list(originals[0])
-    assert originals[0]["iss"] is not originals[1]["iss"]
-    assert first["iss"] is second["iss"]
-    assert first["fea"] is second["fea"]
-    assert first["o"] is second["o"]
-    assert first["o"]["per"] is second["o"]["per"]
-    assert first["o"]["slg"] is second["o"]["slg"]
-    assert first["sub"] != second["sub"]
-
-
-def test_a_shared_claim_object_refuses_every_change_and_copies_as_a_plain_dict() -> None:
-    """The ``o`` two members share cannot be changed through either (the change would reach the other), and
-    ``copy``, ``deepcopy`` and ``pickle`` hand the caller a ``dict`` of its own."""
-    shared = compact_payload(v2("o:invoices", "read", "1"))["o"]
-    assert isinstance(shared, SharedClaim)
-    changes = [
-        lambda: shared.__setitem__("rol", "owner"),
-        lambda: shared.__delitem__("rol"),
-        lambda: shared.update(rol="owner"),
-        lambda: shared.pop("rol"),
-        shared.popitem,
-        shared.clear,
-        lambda: shared.setdefault("extra", "x"),
-        lambda: shared.__ior__({"rol": "owner"}),
-    ]
-    for change in changes:
-        with pytest.raises(TypeError, match="shared by other sessions"):
-            change()
-    assert shared["rol"] == "admin"
-    for copied in (copy.copy(shared), copy.deepcopy(shared), pickle.loads(pickle.dumps(shared)), shared.copy()):  # noqa: S301
-        assert type(copied) is dict
-        assert copied == shared
-        copied["rol"] = "owner"
-    assert orjson.loads(orjson.dumps(shared)) == {"id": "org_1", "rol": "admin", "per": "read", "fpm": "1"}
-
-
-def test_an_object_with_other_than_strings_is_copied_not_shared() -> None:
-    """Only an object of strings is shared (equal strings are equal claims; ``1`` and ``true`` are not)."""
-    first, second = (compact_payload({"o": {"id": "org_1", "n": flag}}) for flag in (1, True))
-    assert first["o"] is not second["o"]
-    assert (first["o"]["n"], second["o"]["n"]) == (1, True)
-    assert type(first["o"]["n"]) is int
-    assert type(first["o"]) is dict
