@@ -2,9 +2,10 @@
 
 A fresh process builds the service's own verified-token cache and fills it through ``SessionVerifier.remember``,
 the code a verified token takes into the cache, with N distinct sessions' payloads (parsed from JSON, as a
-verified token's are), then renders each verdict's identity headers as the first cache hit does. Signing a
-hundred thousand RS256 tokens would take longer than the rest of the benchmark, and the signature is not kept,
-so the tokens here carry the payload a real token would and a placeholder signature.
+verified token's are), then renders each verdict's identity headers as the first cache hit does (only the 4,096
+most recent renderings are kept, as in the service). Signing a hundred thousand RS256 tokens would take longer
+than the rest of the benchmark, and the signature is not kept, so the tokens here carry the payload a real token
+would and a placeholder signature.
 """
 
 from __future__ import annotations

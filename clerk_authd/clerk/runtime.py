@@ -184,7 +184,8 @@ class ClerkRuntime:
         self, view: RequestView, state: RequestState, auth: Auth | None, requirements: Requirements = NO_REQUIREMENTS
     ) -> Verdict:
         """A verdict on ``auth``: the first unmet requirement, the identity headers (rendered once per verified
-        session and kept on its ``CachedVerdict``), and for the decision log the signing key and the cache's part.
+        session while its claims are among the recent ones, ``cached_verdict.RecentClaims``), and for the decision
+        log the signing key and the cache's part.
         """
         unmet = requirements.first_unmet(auth) if auth is not None and auth.is_authenticated else None
         verdict = state.verdict

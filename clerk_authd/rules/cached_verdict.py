@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from collections import OrderedDict
 from collections.abc import Callable
@@ -47,8 +48,7 @@ class CachedVerdict:
         cls, claims: SessionClaims, *, valid_from: float, expires_at: float, key_kid: str | None, kid: str | None
     ) -> CachedVerdict:
         """The verdict of a token whose payload gave ``claims``; the claims are kept as the most recent."""
-        # orjson's result keeps the buffer it was written in (4 KB here); a copy is the text's size
-        payload_json = memoryview(orjson.dumps(claims.raw)).tobytes()
+        payload_json = _json_text(claims.raw)
         _recent.keep(payload_json, claims)
         return cls(payload_json, valid_from, expires_at, key_kid, kid)
 
@@ -79,6 +79,19 @@ class CachedVerdict:
         if block is None:
             block = recent.identity_block = render(session_identity(recent.claims))
         return block
+
+
+def _json_text(payload: dict[str, Any]) -> bytes:
+    """``payload`` as compact JSON that ``orjson.loads`` gives back equal, in the same order.
+
+    orjson writes every payload ``strict_json_object`` parsed but one nested 254 levels deep or more (JSON allows
+    it, and so does Clerk); the standard library writes those. orjson's own result keeps the buffer it was
+    written in (4 KB here), so it is copied to the text's size.
+    """
+    try:
+        return memoryview(orjson.dumps(payload)).tobytes()
+    except orjson.JSONEncodeError:
+        return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
 
 
 class ParsedVerdict:

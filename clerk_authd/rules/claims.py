@@ -72,7 +72,7 @@ class SessionClaims:
     plans: str
     raw: dict[str, Any]
     #: ``SignedInAuth.identity``, filled on its first use and then shared by every signed-in object built on
-    #: these claims: all the hits of one cached verdict
+    #: these claims: the hits of one cached verdict while its claims are recent
     identity_memo: Identity | None = field(default=None, init=False, repr=False, compare=False)
 
 

@@ -103,7 +103,7 @@ class Verdict:
     auth: Auth | None
     unmet: Requirement | None
     now: float
-    #: the auth object's identity header lines (``render_identity``), rendered once per cached verdict
+    #: the auth object's identity header lines (``render_identity``), rendered once per recently read cached verdict
     identity_block: bytes
     #: for the decision log: the key that signed the token, and whether the verified-token cache answered
     kid: str | None = None

@@ -53,8 +53,8 @@ class IdentityResponse(HTTPResponse):
 
     Sanic's response API takes headers only as a ``Header`` of strings, which it sanitizes, encodes and formats
     one by one on every answer (``processed_headers``, ``format_http1_response``): for the fifteen identity
-    headers and ``Cache-Control`` that was about half of a cached ``/verify``'s CPU. A cached verdict keeps its
-    identity lines as bytes (``CachedVerdict.identity_block``), so this subclass hands them to Sanic's HTTP/1
+    headers and ``Cache-Control`` that was about half of a cached ``/verify``'s CPU. A cached verdict's identity
+    lines are kept as bytes (``CachedVerdict.identity_block``), so this subclass hands them to Sanic's HTTP/1
     writer as they are: after the few headers of ``headers`` (Sanic's own, and the rare ones an answer adds), the
     block as one ``(name, value)`` pair whose value runs over the block's remaining lines, so that the writer's
     ``name: value\r\n`` is exactly the block. Where ``headers`` holds only what the writer set itself (nearly

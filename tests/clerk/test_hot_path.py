@@ -344,6 +344,9 @@ async def test_a_verdict_whose_claims_were_let_go_is_parsed_again_once_and_decid
         CachedVerdict.of(parse_session_claims(other), valid_from=0, expires_at=FROZEN_NOW + 60, key_kid=None, kid=None)
 
     again, called = calls_during(lambda: run_without_awaiting(authenticator.authenticate(request)))
+    assert again.cache_hit is True
+    assert cache.hits == 2, "the look above and this request"
+    assert verify_session_token.__code__ not in called
     assert orjson.loads in called
     assert isinstance(again.auth, SignedInAuth)
     assert again.auth.claims is not first.auth.claims

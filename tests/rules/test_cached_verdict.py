@@ -5,12 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
+import pytest
 from hypothesis import given, reject
 from hypothesis import strategies as st
 
 from clerk_authd.errors import TokenVerificationError
 from clerk_authd.rules.cached_verdict import CachedVerdict, RecentClaims
 from clerk_authd.rules.claims import SessionClaims, parse_session_claims
+from clerk_authd.rules.jwt import strict_json_object
 
 #: JSON values as orjson parses them: its integers are 64-bit, its floats finite, its strings valid Unicode
 JSON_VALUES = st.recursive(
@@ -80,3 +82,17 @@ def test_a_verdicts_claims_are_the_ones_it_was_made_with_while_they_are_recent()
     block = verdict.identity_block(lambda identity: renders.append(identity) or b"x-clerk-user-id: user_a\r\n")
     assert verdict.identity_block(lambda identity: b"never") is block
     assert len(renders) == 1
+
+
+def test_a_payload_nested_deeper_than_orjson_writes_is_kept_and_read_back() -> None:
+    """A verified payload may nest deeper than orjson serializes (254 levels); its verdict is still made, and
+    its JSON reads back to the same payload and claims."""
+    depth = 300
+    raw = b'{"sub":"user_1","deep":' + b"[" * depth + b"]" * depth + b"}"
+    payload = strict_json_object(raw)
+    with pytest.raises(orjson.JSONEncodeError):
+        orjson.dumps(payload)
+    claims = parse_session_claims(payload)
+    kept = payload_json(claims)
+    assert orjson.loads(kept) == payload
+    assert RecentClaims(1).get(kept).claims == claims
