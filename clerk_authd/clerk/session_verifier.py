@@ -56,7 +56,8 @@ class SessionVerifier:
 
     def verified_payload(self, token: str) -> Mapping[str, Any] | None:
         """The payload ``token`` had when it verified, if the cache still keeps its verdict (expired or not: the
-        payload of a token that verified is what any decoding of it gives); the cache is left as it was."""
+        payload of a token that verified is what any decoding of it gives); the cache's order and counts are left
+        as they were (the recent claims may take the payload in, ``cached_verdict.RecentClaims``)."""
         verdict = self._cache.peek(token) if self._cache is not None else None
         return verdict.payload if verdict is not None else None
 
