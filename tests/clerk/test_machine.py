@@ -17,7 +17,7 @@ import pytest
 from clerk_authd.clerk.authenticate import Authenticator
 from clerk_authd.clerk.backend_api import ClerkClient
 from clerk_authd.clerk.keystore import KeyStore
-from clerk_authd.clerk.machine import MachineVerifier
+from clerk_authd.clerk.machine import MachineAnswers, MachineVerifier
 from clerk_authd.clerk.options import AuthenticateOptions
 from clerk_authd.clerk.preconditions import MSG_MACHINE_KEY
 from clerk_authd.errors import AuthenticateRequestError
@@ -122,6 +122,41 @@ async def test_an_api_key_becomes_clerks_api_key_object(env: Env) -> None:
     }
     assert auth.token == token
     assert env.fake.received[-1].json == {"secret": token}
+
+
+def _verify_calls(env: Env, token_type: str) -> int:
+    """How many verify requests of ``token_type`` FakeClerk received."""
+    return sum(1 for request in env.fake.received if request.path == ENDPOINTS[token_type])
+
+
+async def test_clerks_answer_is_reused_until_its_ttl_then_asked_again(env: Env) -> None:
+    """The answer cache keeps Clerk's answer ``answer_ttl_s`` seconds from when it came: a check inside that
+    window asks nothing, the first one at its end asks Clerk again."""
+    token = MOCK_TOKENS["api_key"]
+    env.fake.register_machine_token(token, "api_key", subject="user_1")
+    now = [NOW]
+    verifier = env.verifier(answers=MachineAnswers(10), answer_ttl_s=10.0, clock=lambda: now[0])
+    await verifier.verify(token)
+    now[0] = NOW + 9.9
+    assert (await verifier.verify(token)).subject == "user_1"
+    assert _verify_calls(env, "api_key") == 1
+    now[0] = NOW + 10.0
+    assert (await verifier.verify(token)).subject == "user_1"
+    assert _verify_calls(env, "api_key") == 2
+
+
+async def test_clerks_404_is_reused_until_its_ttl_then_asked_again(env: Env) -> None:
+    """An unknown token's 404 is kept the same way, and answered as Clerk's ``token-invalid`` while kept."""
+    token = MOCK_TOKENS["api_key"]
+    now = [NOW]
+    verifier = env.verifier(answers=MachineAnswers(10), answer_ttl_s=10.0, clock=lambda: now[0])
+    first = await rejected(verifier, token)
+    now[0] = NOW + 9.9
+    assert await rejected(verifier, token) == first
+    assert _verify_calls(env, "api_key") == 1
+    now[0] = NOW + 10.0
+    assert await rejected(verifier, token) == first
+    assert _verify_calls(env, "api_key") == 2
 
 
 async def test_an_organization_api_key_has_an_org_id_and_no_user_id(env: Env) -> None:
