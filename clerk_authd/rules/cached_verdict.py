@@ -108,14 +108,17 @@ class RecentClaims:
     """The parsed claims of the ``size`` payloads read most recently, keyed by the payload's JSON.
 
     Claims are a function of the payload alone, so verdicts with equal payloads may share them. Every payload
-    here parsed once already (the token verified with it), so parsing it again cannot fail.
+    here parsed once already (the token verified with it), so parsing it again cannot fail. ``reparsed`` counts
+    the payloads parsed again (``/metrics``: many of them beside the cache's hits mean a worker serves more active
+    sessions than it keeps parsed).
     """
 
-    __slots__ = ("_entries", "_size")
+    __slots__ = ("_entries", "_size", "reparsed")
 
     def __init__(self, size: int) -> None:
         self._size = size
         self._entries: OrderedDict[bytes, ParsedVerdict] = OrderedDict()
+        self.reparsed = 0
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -124,6 +127,7 @@ class RecentClaims:
         """What is kept for ``payload_json`` (now the most recent), else its claims parsed and kept."""
         parsed = self._entries.get(payload_json)
         if parsed is None:
+            self.reparsed += 1
             return self.keep(payload_json, parse_session_claims(orjson.loads(payload_json)))
         self._entries.move_to_end(payload_json)
         return parsed
@@ -139,6 +143,11 @@ class RecentClaims:
 
 
 _recent = RecentClaims(RECENT_CLAIMS_SIZE)
+
+
+def reparsed_claims() -> int:
+    """How many cached verdicts' payloads this process has parsed again (``RecentClaims.reparsed``)."""
+    return _recent.reparsed
 
 
 def header_kid(token: str) -> str | None:

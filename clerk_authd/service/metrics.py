@@ -16,6 +16,8 @@ from typing import Final
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest, multiprocess
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
+from clerk_authd.rules.cached_verdict import RECENT_CLAIMS_SIZE
+
 CONTENT_TYPE: Final = CONTENT_TYPE_LATEST
 #: decisions answer in well under a millisecond on a cache hit and up to the BAPI timeout on a key fetch
 _LATENCY_BUCKETS: Final = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
@@ -62,14 +64,20 @@ class Metrics:
             registry=self.registry,
             multiprocess_mode="livemax",
         )
+        self.reparsed_claims = Counter(
+            "clerk_authd_reparsed_claims",
+            "Cached verdicts whose claims were parsed again from their JSON: sessions read less recently than the "
+            f"{RECENT_CLAIMS_SIZE} a worker keeps parsed.",
+            registry=self.registry,
+        )
         self.bapi_limited = Counter(
             "clerk_authd_bapi_limited",
             "Requests answered without the Backend API call they asked for (CLERK_AUTHD_BAPI_RATE), by call.",
             ["call"],
             registry=self.registry,
         )
-        self._cache_seen = (0, 0)
-        self._limited_seen: dict[str, int] = {}
+        #: the last value ``sync`` carried of each count kept outside Prometheus, by the child it went to
+        self._seen: dict[Counter, int] = {}
         #: decisions counted since the last ``flush``, by label set
         self._tallies: dict[tuple[str, int, str], _Tally] = {}
         #: with several workers a scrape reads every worker's values from the shared directory and can flush only
@@ -108,29 +116,31 @@ class Metrics:
         cache_counts: tuple[int, int] | None,
         key_age_s: float | None,
         limited: Mapping[str, int] | None = None,
+        reparsed_claims: int = 0,
     ) -> None:
-        """Flush the decision tallies; carry the cache's own hit/miss counters, the rate limit's refusals and the
-        key-set age into the metric families.
+        """Flush the decision tallies; carry the cache's own hit/miss counters, the claims it parsed again, the
+        rate limit's refusals and the key-set age into the metric families.
 
-        The cache counts on its hot path without knowing about Prometheus; we add what changed since
-        the last call, so this may run at any rate (every scrape and a slow background tick).
+        Those count on their hot paths without knowing about Prometheus; we add what changed since the last
+        call, so this may run at any rate (every scrape and a slow background tick).
         """
         self.flush()
         if cache_counts is not None:
             hits, misses = cache_counts
-            seen_hits, seen_misses = self._cache_seen
-            if hits > seen_hits:
-                self.token_cache.labels("hit").inc(hits - seen_hits)
-            if misses > seen_misses:
-                self.token_cache.labels("miss").inc(misses - seen_misses)
-            self._cache_seen = (hits, misses)
+            self._carry(self.token_cache.labels("hit"), hits)
+            self._carry(self.token_cache.labels("miss"), misses)
+        self._carry(self.reparsed_claims, reparsed_claims)
         for call, count in (limited or {}).items():
-            seen = self._limited_seen.get(call, 0)
-            if count > seen:
-                self.bapi_limited.labels(call).inc(count - seen)
-                self._limited_seen[call] = count
+            self._carry(self.bapi_limited.labels(call), count)
         if key_age_s is not None:
             self.jwks_age.set(key_age_s)
+
+    def _carry(self, counter: Counter, count: int) -> None:
+        """Add to ``counter`` what ``count`` (a total kept elsewhere) gained since it was last carried."""
+        seen = self._seen.get(counter, 0)
+        if count > seen:
+            counter.inc(count - seen)
+            self._seen[counter] = count
 
     def render(self) -> bytes:
         """The Prometheus text exposition: this process's registry, or every worker's in multi-worker mode."""

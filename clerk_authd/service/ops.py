@@ -19,6 +19,7 @@ from sanic import Request, Sanic
 from sanic.response import HTTPResponse, json, raw
 
 from clerk_authd.clerk.runtime import ClerkRuntime
+from clerk_authd.rules.cached_verdict import reparsed_claims
 from clerk_authd.sanic.install import runtime_of
 from clerk_authd.service.metrics import CONTENT_TYPE, Metrics
 
@@ -47,6 +48,7 @@ def sync_metrics(metrics: Metrics, runtime: ClerkRuntime) -> None:
     cache = runtime.cache
     metrics.sync(
         cache_counts=(cache.hits, cache.misses) if cache is not None else None,
+        reparsed_claims=reparsed_claims(),
         key_age_s=runtime.key_status().age_s,
         limited=runtime.guard.limited,
     )

@@ -69,6 +69,7 @@ def test_recent_claims_keep_the_most_recently_read_up_to_their_size() -> None:
     assert parsed.claims == claims["b"]
     assert len(recent) == 2
     assert recent.get(texts["b"]) is parsed
+    assert recent.reparsed == 1
 
 
 def test_a_verdicts_claims_are_the_ones_it_was_made_with_while_they_are_recent() -> None:

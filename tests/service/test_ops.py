@@ -5,6 +5,9 @@ from __future__ import annotations
 import re
 from collections.abc import Awaitable, Callable
 
+import pytest
+
+from clerk_authd.rules import cached_verdict
 from clerk_authd.testing.fake_clerk import FakeClerk
 from tests.servers import Running, bearer
 
@@ -70,6 +73,22 @@ async def test_metrics_count_decisions_cache_and_key_fetches(service: Running, l
     assert sample(metrics, "clerk_authd_jwks_fetches_total", '{outcome="ok"}') == 1
     assert sample(metrics, "clerk_authd_jwks_age_seconds") >= 0
     assert sample(metrics, "clerk_authd_request_duration_seconds_count", '{endpoint="/verify"}') == 4
+
+
+async def test_metrics_count_the_cached_verdicts_parsed_again(
+    start_service: StartService, live_clerk: FakeClerk, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A cached session read less recently than the claims a worker keeps parsed is parsed again on its next hit,
+    and counted: here a worker keeping one, serving two sessions in turn."""
+    monkeypatch.setattr(cached_verdict, "_recent", cached_verdict.RecentClaims(1))
+    running = await start_service(live_clerk)
+    first, second = (bearer(live_clerk.session_token(user_id=user, ttl_s=600)) for user in ("user_1", "user_2"))
+    for headers in (first, second, second, first):
+        answer = await running.call("/verify", headers=headers)
+        assert answer.status == 200
+    metrics = (await running.call("/metrics")).body.decode()
+    assert sample(metrics, "clerk_authd_token_cache_total", '{result="hit"}') == 2
+    assert sample(metrics, "clerk_authd_reparsed_claims_total") == 1
 
 
 async def test_failed_key_fetches_are_counted(start_service: StartService, live_clerk: FakeClerk) -> None:
