@@ -146,6 +146,17 @@ def _cache_lines(max_age: int | None) -> bytes:
 #: ``GET /has``'s body for an allowed request
 _ALLOWED: Final = {"allowed": True}
 _ALLOWED_BODY: Final = orjson.dumps(_ALLOWED)
+
+
+def _allowed_head_on_wire(body: bytes, content_type: str) -> bytes:
+    """The lines Sanic's HTTP/1.1 writer puts before an allowed answer's identity block on a keep-alive
+    connection (``http1_response_header``: its length and connection, then ``IdentityResponse``'s type)."""
+    head = b"HTTP/1.1 200 OK\r\ncontent-length: %d\r\nconnection: keep-alive\r\ncontent-type: %b\r\n"
+    return head % (len(body), content_type.encode())
+
+
+_ALLOWED_HEAD_ON_WIRE: Final = _allowed_head_on_wire(b"", _TEXT)
+_HAS_ALLOWED_HEAD_ON_WIRE: Final = _allowed_head_on_wire(_ALLOWED_BODY, _JSON)
 #: the status, reason and message lines of every allowed answer
 _SIGNED_IN_SUMMARY: Final = summary_block(SIGNED_IN)
 
@@ -266,6 +277,16 @@ class AnswerPolicy:
         ``allowed_from_cache`` is ``auth_request``'s."""
         block = self._allowed_block(cached, now)
         return IdentityResponse(_ALLOWED_BODY, status=200, headers=Header(), content_type=_JSON, identity_block=block)
+
+    def allowed_from_cache_on_wire(self, cached: CachedVerdict, now: float) -> bytes:
+        """``allowed_from_cache``'s answer as the bytes Sanic's HTTP/1.1 writer puts on a keep-alive connection for
+        it (the service's wire lane; ``tests/service/test_wire_lane.py`` holds them equal)."""
+        return _ALLOWED_HEAD_ON_WIRE + self._allowed_block(cached, now) + b"\r\n"
+
+    def has_allowed_from_cache_on_wire(self, cached: CachedVerdict, now: float) -> bytes:
+        """``has_allowed_from_cache``'s answer as the bytes Sanic's HTTP/1.1 writer puts on a keep-alive connection
+        for it."""
+        return _HAS_ALLOWED_HEAD_ON_WIRE + self._allowed_block(cached, now) + b"\r\n" + _ALLOWED_BODY
 
     def _allowed_block(self, cached: CachedVerdict, now: float) -> bytes:
         """An allowed answer's identity and cache lines, from a cached verdict."""

@@ -7,7 +7,9 @@ decision still builds Clerk's view of the request (every header as Node combines
 request state and a ``Verdict``, and answers from them: about two thirds of a cached ``/verify``'s handler time
 (py-spy and an in-process loop: 34 µs a call, of which the lane keeps about 9). The lane reads a few headers,
 asks the runtime (``ClerkRuntime.cached_allowed``) and writes the answer from the verdict's cached lines
-(``AnswerPolicy.allowed_from_cache``); ``routes`` logs and counts it like any other decision.
+(``AnswerPolicy.allowed_from_cache``); ``record`` logs and counts it like any other decision. Its cores
+(``proxied_allowed``, ``has_allowed``) read only a query string and header lines, so the wire lane (``wire_lane``)
+asks them too, before Sanic has read the request.
 
 It answers only where the full decision could answer nothing else, and leaves the request to it otherwise:
 
@@ -34,9 +36,10 @@ equal to the full decision's.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from typing import Any
 
-from sanic import Request
+from sanic import Request, Sanic
 from sanic.response import HTTPResponse
 
 from clerk_authd.js.headers import HTTP_WHITESPACE
@@ -47,6 +50,8 @@ from clerk_authd.sanic.answers import AnswerPolicy, asks_for_json
 from clerk_authd.sanic.install import answers_of, node_headers, runtime_of
 from clerk_authd.service.auth_query import REQUIREMENTS_MEMO_MAX_QUERY, names_clerk_parameter, query_requirements
 
+#: a request's header lines as Clerk reads them (``node_headers``): lowercased names, values as Node's bytes
+Headers = Sequence[tuple[str, str]]
 #: what a lane answers with: the response, and the cached verdict behind it (for the decision line)
 LaneAnswer = tuple[HTTPResponse, CachedVerdict]
 #: an endpoint's allowed answer from a cached verdict at a time (``AnswerPolicy.allowed_from_cache``, ...)
@@ -56,27 +61,40 @@ CachedAnswer = Callable[[AnswerPolicy, CachedVerdict, float], HTTPResponse]
 def bearer_lane(request: Request, family: Family) -> LaneAnswer | None:
     """The answer of ``family``'s endpoint (``ORIGINAL``: ``/verify``, ``FORWARDED``: ``/forward-auth``) and the
     cached verdict behind it, when the lane may give it; ``None`` otherwise."""
-    authorization, wants_json = _read_lane_headers(request)
-    if wants_json and family is Family.ORIGINAL:
-        return None
-    requirements = _strict_requirements(request, family)
-    if requirements is None:
-        return None
-    runtime = runtime_of(request.app)
-    accepts = requirements.accepts_token
-    if family is Family.FORWARDED and accepts is not None and accepts != runtime.settings.accepts_token:
-        return None  # a forwarded request carrying a handshake is decided with the configured accepts
-    return _allowed(request, authorization, requirements, AnswerPolicy.allowed_from_cache)
+    cached = proxied_allowed(request.app, family, request.query_string, node_headers(request))
+    return _answer(request.app, cached, AnswerPolicy.allowed_from_cache)
 
 
 def has_lane(request: Request) -> LaneAnswer | None:
-    """``GET /has``'s 200 ``{"allowed": true}`` and the cached verdict behind it, when the lane may give it.
+    """``GET /has``'s 200 ``{"allowed": true}`` and the cached verdict behind it, when the lane may give it."""
+    cached = has_allowed(request.app, request.query_string, node_headers(request))
+    return _answer(request.app, cached, AnswerPolicy.has_allowed_from_cache)
 
-    The requirements are the request's own query, as the full decision reads it; a query that names none (a
-    400 there), one the full decision refuses, one naming a parameter of Clerk's (which the full decision leaves
-    to Clerk) and one too long to be kept parsed go to it.
+
+def proxied_allowed(app: Sanic[Any, Any], family: Family, query: str, headers: Headers) -> CachedVerdict | None:
+    """The cached verdict that allows a proxy's question to ``family``'s endpoint whose auth URL query is the raw
+    ``query`` and whose header lines are ``headers``, when the lane may answer it; ``None`` otherwise."""
+    authorization, wants_json = _read_lane_headers(headers)
+    if wants_json and family is Family.ORIGINAL:
+        return None
+    requirements = _strict_requirements(family, query, headers)
+    if requirements is None:
+        return None
+    runtime = runtime_of(app)
+    accepts = requirements.accepts_token
+    if family is Family.FORWARDED and accepts is not None and accepts != runtime.settings.accepts_token:
+        return None  # a forwarded request carrying a handshake is decided with the configured accepts
+    return _cached_allowed(app, authorization, requirements)
+
+
+def has_allowed(app: Sanic[Any, Any], query: str, headers: Headers) -> CachedVerdict | None:
+    """The cached verdict that allows a ``GET /has`` whose own query is the raw ``query``, when the lane may answer
+    it; ``None`` otherwise.
+
+    The requirements are that query, as the full decision reads it; a query that names none (a 400 there), one
+    the full decision refuses, one naming a parameter of Clerk's (which the full decision leaves to Clerk) and one
+    too long to be kept parsed go to it.
     """
-    query = request.query_string
     if not query or len(query) > REQUIREMENTS_MEMO_MAX_QUERY or names_clerk_parameter(query):
         return None
     try:
@@ -85,30 +103,32 @@ def has_lane(request: Request) -> LaneAnswer | None:
         return None
     if not requirements.checks:
         return None
-    authorization, _ = _read_lane_headers(request)
-    return _allowed(request, authorization, requirements, AnswerPolicy.has_allowed_from_cache)
+    authorization, _ = _read_lane_headers(headers)
+    return _cached_allowed(app, authorization, requirements)
 
 
-def _allowed(
-    request: Request, authorization: str | None, requirements: Requirements, answer: CachedAnswer
-) -> LaneAnswer | None:
-    """``answer`` of the cached verdict when the runtime allows the request on its ``Authorization`` value alone."""
-    if authorization is None or not authorization.isascii():
-        return None
-    runtime = runtime_of(request.app)
-    cached = runtime.cached_allowed(authorization, requirements)
+def _answer(app: Sanic[Any, Any], cached: CachedVerdict | None, answer: CachedAnswer) -> LaneAnswer | None:
+    """``answer`` of the cached verdict, if any, at the runtime's time."""
     if cached is None:
         return None
-    return answer(answers_of(request.app), cached, runtime.clock()), cached
+    return answer(answers_of(app), cached, runtime_of(app).clock()), cached
 
 
-def _strict_requirements(request: Request, family: Family) -> Requirements | None:
+def _cached_allowed(
+    app: Sanic[Any, Any], authorization: str | None, requirements: Requirements
+) -> CachedVerdict | None:
+    """The cached verdict when the runtime allows the request on its ``Authorization`` value alone."""
+    if authorization is None or not authorization.isascii():
+        return None
+    return runtime_of(app).cached_allowed(authorization, requirements)
+
+
+def _strict_requirements(family: Family, query: str, headers: Headers) -> Requirements | None:
     """The auth URL's requirements where the full decision reads them strictly and accepts them; ``None``
     otherwise."""
-    query = request.query_string
     if not query:
         return NO_REQUIREMENTS
-    if query == original_query(family, node_headers(request)):
+    if query == original_query(family, headers):
         return None
     try:
         return query_requirements(query)
@@ -116,13 +136,13 @@ def _strict_requirements(request: Request, family: Family) -> Requirements | Non
         return None
 
 
-def _read_lane_headers(request: Request) -> tuple[str | None, bool]:
+def _read_lane_headers(headers: Headers) -> tuple[str | None, bool]:
     """The ``Authorization`` value as ``js.headers`` reads it (the first of the name, trimmed; names trimmed and
     lowercased as ``combine_headers`` does, though Sanic's HTTP/1 parser already lowercases them), and whether an
     ``Accept`` value asks for JSON (as their Node-joined value would)."""
     authorization: str | None = None
     wants_json = False
-    for raw_name, value in request.headers.items():
+    for raw_name, value in headers:
         name = raw_name.strip(HTTP_WHITESPACE).lower()
         if name == "authorization":
             if authorization is None:

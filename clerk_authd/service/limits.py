@@ -19,12 +19,14 @@ answered and the worker exits right after it instead of at the end of the gracef
 
 from __future__ import annotations
 
+import logging
+import time
 from typing import Any, Final
 
 import orjson
 from sanic import Request, Sanic
 from sanic.exceptions import PayloadTooLarge
-from sanic.http import Stage
+from sanic.http import Http, Stage
 from sanic.models.server_types import ConnInfo
 from sanic.response import HTTPResponse
 from sanic.server.protocols.http_protocol import HttpProtocol
@@ -32,6 +34,9 @@ from sanic.server.protocols.http_protocol import HttpProtocol
 from clerk_authd.config import Settings
 from clerk_authd.sanic.answers import with_empty_identity
 from clerk_authd.service.routes import is_decision_path
+from clerk_authd.service.wire_lane import answer_on_wire
+
+log = logging.getLogger(__name__)
 
 #: a decision waits for Clerk at most the Backend API client's timeout (5 s); this bounds everything else
 RESPONSE_TIMEOUT_S: Final = 15.0
@@ -66,13 +71,40 @@ class GuardedHttpProtocol(HttpProtocol):
         await super().send(data)  # type: ignore[no-untyped-call]  # untyped upstream
 
     def data_received(self, data: bytes) -> None:
-        """Sanic restarts the timeout clock on every chunk; while a request is arriving it keeps its start."""
-        http = self.http
+        """A chunk that is one cached session's auth subrequest on an idle connection is answered here, from its
+        bytes (``wire_lane``); every other goes to Sanic. Sanic restarts the timeout clock on every chunk; while a
+        request is arriving it keeps its start."""
+        http, transport = self.http, self.transport
+        if http is not None and transport is not None and self._idle(http, transport):
+            try:
+                answer = answer_on_wire(self.app, data, http.HEADER_MAX_SIZE)
+            except Exception:
+                log.exception("the wire lane failed on a request; Sanic decides it in full")
+                answer = None
+            if answer is not None:
+                self._time = time.monotonic()  # Sanic's clock, set as its data_received sets it
+                self.state["requests_count"] += 1
+                transport.write(answer)
+                return
         receiving = http is not None and http.stage is Stage.REQUEST
         started = self._time
         super().data_received(data)
         if receiving:
             self._time = started
+
+    def _idle(self, http: Http, transport: Any) -> bool:
+        """Whether Sanic waits for the next request on this connection with nothing read of it, so that an answer
+        written now follows the last one on the wire, and the connection may take one (not stopping, not closing,
+        the client reading what it is sent)."""
+        return (
+            http.stage is Stage.IDLE
+            and getattr(http, "request", None) is None
+            and http.keep_alive
+            and not self.recv_buffer
+            and self._can_write.is_set()
+            and not self.signal.stopped
+            and not transport.is_closing()
+        )
 
 
 def apply_limits(app: Sanic[Any, Any], settings: Settings) -> None:

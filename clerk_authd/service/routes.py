@@ -15,7 +15,6 @@ import orjson
 from sanic import Request, Sanic
 from sanic.response import HTTPResponse
 
-from clerk_authd.clerk.runtime import CacheResult
 from clerk_authd.rules.names import HANDSHAKE
 from clerk_authd.rules.proxied import (
     Family,
@@ -33,13 +32,13 @@ from clerk_authd.rules.requirements import (
     Requirements,
     parse_batch,
 )
-from clerk_authd.rules.verdict import SIGNED_IN, Verdict
+from clerk_authd.rules.verdict import Verdict
 from clerk_authd.sanic.answers import AnswerPolicy, bad_request, with_empty_identity
 from clerk_authd.sanic.install import answers_of, deferred_url, node_headers, runtime_of
 from clerk_authd.service.auth_query import query_requirements
 from clerk_authd.service.bearer_lane import LaneAnswer, bearer_lane, has_lane
-from clerk_authd.service.logging import DecisionLine, log_decision, log_operator_error
-from clerk_authd.service.ops import metrics_of
+from clerk_authd.service.logging import log_operator_error
+from clerk_authd.service.record import record_decision, record_lane_hit
 
 ANY_METHOD: Final = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 EXT_AUTHZ_PREFIX: Final = "/ext-authz"
@@ -118,9 +117,8 @@ async def _by_lane_or_in_full(
     if answered is None:
         return await in_full(request)
     response, cached = answered
-    return _log_and_count(
-        request, endpoint, response, started, SIGNED_IN, user_id=cached.claims.user_id, kid=cached.kid, cache="hit"
-    )
+    record_lane_hit(request.app, endpoint, started, cached)
+    return response
 
 
 async def ext_authz(request: Request, original_path: str = "") -> HTTPResponse:
@@ -259,48 +257,15 @@ def _bad_request(endpoint: str, error: RequirementError) -> HTTPResponse:
 
 def _record(request: Request, endpoint: str, verdict: Verdict, response: HTTPResponse, started: float) -> HTTPResponse:
     """One log line and the metrics of one answered decision."""
-    return _log_and_count(
-        request,
+    record_decision(
+        request.app,
         endpoint,
-        response,
+        response.status,
         started,
         verdict.summary(),
         user_id=verdict.auth.user_id if verdict.auth is not None else None,
         kid=verdict.kid,
         cache=verdict.cache,
         requirement=verdict.unmet.describe() if verdict.unmet is not None else None,
-    )
-
-
-def _log_and_count(
-    request: Request,
-    endpoint: str,
-    response: HTTPResponse,
-    started: float,
-    summary: tuple[str, str, str],
-    *,
-    user_id: str | None,
-    kid: str | None,
-    cache: CacheResult | None,
-    requirement: str | None = None,
-) -> HTTPResponse:
-    """Count the decision behind ``response`` and write its line; ``summary`` is its status, reason and message."""
-    seconds = time.perf_counter() - started
-    status, reason, message = summary
-    metrics_of(request.app).decision(endpoint, response.status, reason, seconds)
-    log_decision(
-        DecisionLine(
-            endpoint=endpoint,
-            status=response.status,
-            auth_status=status,
-            reason=reason or None,
-            user_id=user_id,
-            kid=kid,
-            cache=cache,
-            duration_ms=seconds * 1000,
-            message=message or None,
-            requirement=requirement,
-        ),
-        debug=runtime_of(request.app).settings.debug,
     )
     return response

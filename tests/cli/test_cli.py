@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import aiohttp
 import pytest
@@ -307,3 +308,30 @@ def test_the_fingerprint_of_a_jwt_shows_its_public_header_start() -> None:
     """A JWT begins with its base64url header, which is public: those characters still help tell tokens apart."""
     token = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ1In0.c2ln"
     assert fingerprint(token).startswith("eyJhbGciOiJS…")
+
+
+async def test_a_served_cached_session_is_answered_on_the_wire_as_sanic_answers_it(
+    clean_env: dict[str, str], tmp_path: Path
+) -> None:
+    """On a real server (where Sanic's start-up rewrite of its HTTP code has run), the wire lane's answer to a
+    head sent in one write is byte for byte Sanic's answer to it sent in two (``tests/service/test_wire_lane.py``
+    tells the two apart); only the seconds left to the token may tick between them."""
+    async with serving(["--dev"], clean_env, tmp_path) as served:
+        await served.wait_ready()
+        token = run_cli(["dev-token"], clean_env, tmp_path).stdout.strip()
+        head = f"GET /verify?accepts=session_token HTTP/1.1\r\nHost: authd\r\nAuthorization: Bearer {token}\r\n\r\n"
+        parts = urlsplit(served.url)
+        reader, writer = await asyncio.open_connection(parts.hostname, parts.port)
+        answers = []
+        try:
+            for chunks in ([head], [head], [head[:20], head[20:]]):  # verified, then on the wire, then by Sanic
+                for chunk in chunks:
+                    writer.write(chunk.encode())
+                    await writer.drain()
+                    await asyncio.sleep(0.05)
+                answers.append(await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), STOP_S))
+        finally:
+            writer.close()
+    first, on_wire, by_sanic = (re.sub(rb"(max-age=|x-accel-expires: )\d+", rb"\1N", answer) for answer in answers)
+    assert on_wire == by_sanic == first
+    assert on_wire.startswith(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: keep-alive\r\n")

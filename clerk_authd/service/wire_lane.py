@@ -1,0 +1,123 @@
+"""The wire lane: a cached session's auth subrequest answered from the bytes of its head, before Sanic reads it.
+
+A proxy asks the same few questions over kept-alive connections: ``GET /verify?accepts=session_token`` with the
+client's ``Authorization``, and the cache knows the token. The bearer lane (``bearer_lane``) answers those
+without Clerk's view of the request, but only inside Sanic's handler, after Sanic has parsed the head, built a
+``Request``, routed it, run its handler as a task and written the ``IdentityResponse``: with the lane that was
+about two thirds of such a request's CPU (py-spy, ``loadtests/bench``'s cached scenario). Here the protocol
+(``limits.GuardedHttpProtocol.data_received``) hands each chunk that arrives on an idle connection to
+``answer_on_wire`` first, which answers it only when it is exactly one request head that Sanic would read the
+way this module does and route to ``/verify``, ``/forward-auth`` or ``GET /has``, and the bearer lane allows
+it; the answer is the bytes Sanic would write for the bearer lane's response
+(``AnswerPolicy.allowed_from_cache_on_wire``), logged and counted as every decision is (``record``).
+
+Anything else is left to Sanic, untouched: a partial head or more than one request in the chunk, a head at or
+over the size limit (Sanic answers 431), a byte that is not ASCII, another method, path or protocol version,
+a target with a fragment or a character outside RFC 3986's, a header line without a colon, a request with a
+body or an ``Expect`` or ``Upgrade``, one that does not keep its connection alive, and every request the bearer
+lane declines. ``tests/service/test_wire_lane.py`` holds the answers equal to Sanic's, byte for byte.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable
+from typing import Any, Final, NamedTuple
+
+from sanic import Sanic
+
+from clerk_authd.rules.cached_verdict import CachedVerdict
+from clerk_authd.rules.proxied import Family
+from clerk_authd.sanic.answers import AnswerPolicy
+from clerk_authd.sanic.install import answers_of, runtime_of
+from clerk_authd.service.bearer_lane import Headers, has_allowed, proxied_allowed
+from clerk_authd.service.record import record_lane_hit
+
+_HEAD_END: Final = b"\r\n\r\n"
+_GET: Final = b"GET /"
+#: a request target of RFC 3986's characters only (no fragment): one Sanic's URL parser reads as we split it
+_PLAIN_TARGET: Final = re.compile(r"/[A-Za-z0-9\-._~%!$&'()*+,;=:@/?]*")
+#: headers after which Sanic reads a body, or answers something other than the request (417, a websocket)
+_NOT_A_LONE_HEAD: Final = frozenset({"content-length", "transfer-encoding", "expect", "upgrade"})
+
+
+class WireHead(NamedTuple):
+    """One ``GET`` request head as Sanic's HTTP/1 parser reads it (``Http.http1_request_header``)."""
+
+    path: str
+    query: str
+    #: names lowercased, values without leading whitespace, in order (ASCII, so as Node reads them too)
+    headers: Headers
+
+
+class _WireEndpoint(NamedTuple):
+    """What the wire lane does for one path: whether the bearer lane allows the request, and its answer."""
+
+    name: str
+    allowed: Callable[[Sanic[Any, Any], str, Headers], CachedVerdict | None]
+    answer: Callable[[AnswerPolicy, CachedVerdict, float], bytes]
+
+
+def _verify_allowed(app: Sanic[Any, Any], query: str, headers: Headers) -> CachedVerdict | None:
+    return proxied_allowed(app, Family.ORIGINAL, query, headers)
+
+
+def _forward_auth_allowed(app: Sanic[Any, Any], query: str, headers: Headers) -> CachedVerdict | None:
+    return proxied_allowed(app, Family.FORWARDED, query, headers)
+
+
+_ENDPOINTS: Final = {
+    "/verify": _WireEndpoint("/verify", _verify_allowed, AnswerPolicy.allowed_from_cache_on_wire),
+    "/forward-auth": _WireEndpoint("/forward-auth", _forward_auth_allowed, AnswerPolicy.allowed_from_cache_on_wire),
+    "/has": _WireEndpoint("/has", has_allowed, AnswerPolicy.has_allowed_from_cache_on_wire),
+}
+
+
+def answer_on_wire(app: Sanic[Any, Any], data: bytes, max_head: int) -> bytes | None:
+    """The bytes that answer ``data``, a chunk received on an idle keep-alive connection, when it is one request
+    the bearer lane allows (logged and counted); ``None`` leaves the chunk to Sanic. ``max_head`` is Sanic's
+    head size limit (``Http.HEADER_MAX_SIZE``)."""
+    started = time.perf_counter()
+    head = read_lone_get(data, max_head)
+    if head is None:
+        return None
+    endpoint = _ENDPOINTS.get(head.path)
+    if endpoint is None:
+        return None
+    cached = endpoint.allowed(app, head.query, head.headers)
+    if cached is None:
+        return None
+    answer = endpoint.answer(answers_of(app), cached, runtime_of(app).clock())
+    record_lane_hit(app, endpoint.name, started, cached)
+    return answer
+
+
+def read_lone_get(data: bytes, max_head: int) -> WireHead | None:
+    """``data`` read as Sanic reads a request head, when it is exactly one ``GET`` head with no body that keeps
+    its connection alive, of plain ASCII; ``None`` for anything else."""
+    end = data.find(_HEAD_END)
+    if end == -1 or end + len(_HEAD_END) != len(data) or end >= max_head:
+        return None
+    if not data.startswith(_GET) or not data.isascii():
+        return None
+    request_line, *lines = data[:end].decode("ascii").split("\r\n")
+    parts = request_line.split(" ")
+    if len(parts) != 3 or parts[2] != "HTTP/1.1" or not _PLAIN_TARGET.fullmatch(parts[1]):
+        return None
+    keep_alive = True
+    headers: list[tuple[str, str]] = []
+    for line in lines:
+        name, colon, value = line.partition(":")
+        if not colon:
+            return None
+        name, value = name.lower(), value.lstrip()
+        if name in _NOT_A_LONE_HEAD:
+            return None
+        if name == "connection":
+            keep_alive = value.lower() == "keep-alive"
+        headers.append((name, value))
+    if not keep_alive:
+        return None
+    path, _, query = parts[1].partition("?")
+    return WireHead(path, query, headers)

@@ -1,0 +1,307 @@
+"""The wire lane: a cached session's auth subrequest answered from its bytes, exactly as Sanic answers it.
+
+Each test talks raw HTTP/1.1 to a running service over loopback. The same head sent in one write is one the
+wire lane may answer; sent in two writes (its first bytes, a pause, the rest) it reaches Sanic, which reads it
+and answers through the bearer lane or the full decision. The service counts the requests Sanic read (a signal
+on ``http.lifecycle.request``), so each test knows which of them answered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any, Final
+from urllib.parse import urlsplit
+
+import pytest
+from sanic import Request, Sanic
+from sanic.compat import Header
+
+from clerk_authd.config import load_settings
+from clerk_authd.sanic.install import runtime_of
+from clerk_authd.service.app import create_app
+from clerk_authd.service.wire_lane import read_lone_get
+from clerk_authd.testing.fake_clerk import FakeClerk
+from tests.servers import DEADLINE_S, PK_LIVE_LOCAL, Running, bearer, unique_app_name
+
+#: the service's clock: fixed, so that two answers compared give the same ``max-age``
+NOW = float(int(time.time()))
+MAX_HEAD: Final = 8192
+#: the app of the requests built in process to compare with the wire lane's reading
+PARSER_APP: Final = Sanic(unique_app_name("wire_parse"))
+
+
+@dataclass
+class Service:
+    """A running service, and how many requests Sanic itself read (the rest the wire lane answered)."""
+
+    running: Running
+    read_by_sanic: list[str] = field(default_factory=list)
+
+    @asynccontextmanager
+    async def connection(self) -> AsyncIterator[Connection]:
+        parts = urlsplit(self.running.url)
+        reader, writer = await asyncio.open_connection(parts.hostname, parts.port)
+        try:
+            yield Connection(reader, writer)
+        finally:
+            writer.close()
+
+
+@dataclass
+class Connection:
+    """One raw HTTP/1.1 connection to the service."""
+
+    reader: asyncio.StreamReader
+    writer: asyncio.StreamWriter
+
+    async def ask(self, head: bytes, *, split_at: int | None = None) -> bytes:
+        """Send ``head`` (in two writes, the first ``split_at`` bytes then the rest, when given) and read one
+        answer whole, head and body."""
+        if split_at is None:
+            self.writer.write(head)
+        else:
+            self.writer.write(head[:split_at])
+            await self.writer.drain()
+            await asyncio.sleep(0.05)
+            self.writer.write(head[split_at:])
+        await self.writer.drain()
+        return await asyncio.wait_for(self.answer(), DEADLINE_S)
+
+    async def answer(self) -> bytes:
+        head = await self.reader.readuntil(b"\r\n\r\n")
+        length = next(
+            (
+                int(line.split(b":", 1)[1])
+                for line in head.split(b"\r\n")
+                if line.lower().startswith(b"content-length:")
+            ),
+            0,
+        )
+        return head + await self.reader.readexactly(length)
+
+
+@pytest.fixture
+async def wire_clerk() -> AsyncIterator[FakeClerk]:
+    async with FakeClerk(publishable_key=PK_LIVE_LOCAL, clock=lambda: NOW) as fake:
+        yield fake
+
+
+#: starts the service on the fixed clock, info-level decision log, counting the requests Sanic reads
+StartWire = Callable[[], Awaitable[Service]]
+
+
+@pytest.fixture
+def start_wire(
+    serve_app: Callable[[Sanic[Any, Any]], Awaitable[Running]],
+    fake_variables: Callable[[FakeClerk], dict[str, str]],
+    wire_clerk: FakeClerk,
+) -> StartWire:
+    async def start() -> Service:
+        settings = load_settings({**fake_variables(wire_clerk), "CLERK_AUTHD_LOG_LEVEL": "info"})
+        app = create_app(settings, name=unique_app_name("wire"), clock=lambda: NOW)
+        read: list[str] = []
+
+        @app.signal("http.lifecycle.request")
+        async def count_read(request: Request) -> None:
+            read.append(request.path)
+
+        return Service(await serve_app(app), read)
+
+    return start
+
+
+@pytest.fixture
+async def service(start_wire: StartWire) -> Service:
+    return await start_wire()
+
+
+def session_token(fake: FakeClerk) -> str:
+    return fake.session_token(
+        user_id="user_wire", ttl_s=600, org_id="org_1", org_slug="acme", org_role="admin",
+        org_permissions=("org:billing:read",),
+    )  # fmt: skip
+
+
+def get(target: str, *lines: str) -> bytes:
+    """A ``GET target`` head with the header ``lines``."""
+    return "\r\n".join([f"GET {target} HTTP/1.1", "Host: authd.test", *lines, "", ""]).encode()
+
+
+async def cached(service: Service, fake: FakeClerk) -> str:
+    """A session token the service has verified and cached."""
+    token = session_token(fake)
+    assert (await service.running.call("/verify", headers=bearer(token))).status == 200
+    service.read_by_sanic.clear()
+    return token
+
+
+def as_served(by_sanic: bytes) -> bytes:
+    """Sanic's answer as a production server writes it. Its writer adds an empty ``Alt-Svc`` line that Sanic's
+    start-up rewrite (``TouchUp``, off for these in-process servers, which share one process) removes from its
+    code where no HTTP/3 listener runs; ``tests/cli/test_cli.py`` compares the two answers of a real server."""
+    return by_sanic.replace(b"\r\nalt-svc: \r\n", b"\r\n", 1)
+
+
+LANE_TARGETS: Final = [
+    "/verify",
+    "/verify?accepts=session_token",
+    "/verify?accepts=any&role=admin",
+    "/forward-auth",
+    "/forward-auth?accepts=session_token",
+    "/has?role=admin",
+    "/has?permission=org:billing:read&role=admin",
+]
+
+
+@pytest.mark.parametrize("target", LANE_TARGETS)
+async def test_a_cached_session_is_answered_on_the_wire_with_sanics_own_bytes(
+    service: Service, wire_clerk: FakeClerk, target: str
+) -> None:
+    """The answer written from the head's bytes is, byte for byte, the one Sanic writes for the same request; the
+    connection stays open for both, in any order."""
+    token = await cached(service, wire_clerk)
+    head = get(target, f"Authorization: Bearer {token}", "Accept: */*", "User-Agent: nginx")
+    async with service.connection() as connection:
+        on_wire = await connection.ask(head)
+        assert service.read_by_sanic == []
+        by_sanic = await connection.ask(head, split_at=20)
+        assert service.read_by_sanic == [target.partition("?")[0]]
+        again = await connection.ask(head)
+    assert on_wire == again == as_served(by_sanic)
+    assert on_wire.startswith(b"HTTP/1.1 200 OK\r\n")
+    assert b"\r\nx-clerk-user-id: user_wire\r\n" in on_wire
+    assert re.search(rb"\r\ncache-control: private, max-age=\d+\r\nx-accel-expires: \d+\r\n\r\n", on_wire)
+
+
+async def test_the_wire_lane_logs_and_counts_the_decision_as_sanic_does(
+    start_wire: StartWire, wire_clerk: FakeClerk, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The same decision line (but its timing) and one cache hit each, whichever answered."""
+    service = await start_wire()  # in the test, so that its log writes to the captured stderr
+    token = await cached(service, wire_clerk)
+    cache = runtime_of(service.running.app).cache
+    assert cache is not None
+    hits = cache.hits
+    capsys.readouterr()
+    head = get("/verify?accepts=session_token", f"Authorization: Bearer {token}")
+    async with service.connection() as connection:
+        await connection.ask(head)
+        await connection.ask(head, split_at=5)
+    assert cache.hits == hits + 2
+    assert len(service.read_by_sanic) == 1
+    err = capsys.readouterr().err.splitlines()
+    lines = [json.loads(line) for line in err if line.startswith("{") and '"decision"' in line]
+    on_wire, by_sanic = ({k: v for k, v in line.items() if k not in ("duration_ms", "ts")} for line in lines)
+    assert on_wire == by_sanic
+    assert (on_wire["endpoint"], on_wire["status"], on_wire["cache"]) == ("/verify", 200, "hit")
+    metrics = await service.running.call("/metrics")
+    assert b'clerk_authd_decisions_total{endpoint="/verify",reason="",status="200"} 3.0' in metrics.body
+
+
+@pytest.mark.parametrize(
+    ("head", "status", "read"),
+    [
+        pytest.param(lambda t: get("/verify", "Authorization: x"), b"401", 1, id="a-token-the-cache-does-not-know"),
+        pytest.param(lambda t: get("/verify?role=member", f"Authorization: {t}"), b"403", 1, id="an-unmet-requirement"),
+        pytest.param(lambda t: get("/verify", f"Authorization: {t}", "Accept: application/json"), b"200", 1, id="json"),
+        pytest.param(lambda t: get("/verify", f"Authorization: {t}", "Connection: close"), b"200", 1, id="close"),
+        pytest.param(lambda t: get("/verify", f"Authorization: {t}", "Content-Length: 0"), b"200", 1, id="a-body"),
+        pytest.param(lambda t: get("/verify", f"Authorization: {t}", "Expect: 100-continue"), b"200", 1, id="expect"),
+        pytest.param(lambda t: get("/verify", f"Authorization: {t}", "Upgrade: h2c"), b"200", 1, id="upgrade"),
+        pytest.param(lambda t: get("/verify", f"Authorization: {t}", "X-Name: caf\u00e9"), b"200", 1, id="not-ascii"),
+        pytest.param(lambda t: get("/verify/", f"Authorization: {t}"), b"200", 1, id="another-path"),
+        pytest.param(lambda t: get("/%76erify", f"Authorization: {t}"), b"404", 1, id="an-encoded-path"),
+        pytest.param(lambda t: get("/verify#x", f"Authorization: {t}"), b"200", 1, id="a-fragment"),
+        pytest.param(lambda t: get('/verify?a="b"', f"Authorization: {t}"), b"400", 1, id="outside-rfc-3986"),
+        pytest.param(lambda t: get("/verify", f"Authorization: {t}", "no colon"), b"400", 0, id="a-line-without-colon"),
+        pytest.param(
+            lambda t: get("/verify", f"Authorization: {t}", "X-Pad: " + "x" * MAX_HEAD), b"431", 0, id="too-big"
+        ),
+        pytest.param(
+            lambda t: get("/verify", f"Authorization: {t}").replace(b"GET", b"HEAD", 1),
+            b"200",
+            1,
+            id="head-method",
+        ),
+        pytest.param(
+            lambda t: get("/verify", f"Authorization: {t}").replace(b"HTTP/1.1", b"HTTP/1.0"), b"200", 1, id="http-1.0"
+        ),
+        pytest.param(lambda t: get("/auth", f"Authorization: {t}"), b"200", 1, id="an-endpoint-without-a-lane"),
+    ],
+)
+async def test_anything_else_is_left_to_sanic(
+    service: Service, wire_clerk: FakeClerk, head: Any, status: bytes, read: int
+) -> None:
+    """A request the bearer lane declines, or one Sanic may read otherwise than the wire lane would (a body, a
+    protocol change, another path or version, bytes that are not plain ASCII, a malformed or oversized head). Sanic
+    answers each; it refuses to read a malformed or oversized head (``read``: 0)."""
+    token = await cached(service, wire_clerk)
+    async with service.connection() as connection:
+        answer = await connection.ask(head(token))
+    assert answer.split(b" ", 2)[1] == status
+    assert len(service.read_by_sanic) == read
+
+
+async def test_two_requests_in_one_write_are_both_answered_by_sanic_in_order(
+    service: Service, wire_clerk: FakeClerk
+) -> None:
+    """A pipelined chunk is more than one head: Sanic reads both and answers them in order."""
+    token = await cached(service, wire_clerk)
+    first = get("/verify", f"Authorization: Bearer {token}")
+    second = get("/has?role=member", f"Authorization: Bearer {token}")
+    async with service.connection() as connection:
+        connection.writer.write(first + second)
+        await connection.writer.drain()
+        answers = [await asyncio.wait_for(connection.answer(), DEADLINE_S) for _ in range(2)]
+    assert [answer.split(b" ", 2)[1] for answer in answers] == [b"200", b"403"]
+    assert service.read_by_sanic == ["/verify", "/has"]
+
+
+@pytest.mark.parametrize(
+    "target",
+    ["/verify", "/verify?", "/verify?a=b?c", "/verify?accepts=session_token&role=a%20b", "/has?x=1;y=2", "/v;p?q"],
+)
+def test_a_lone_head_is_read_as_sanic_reads_it(target: str) -> None:
+    """Path, raw query and header lines equal those of the ``Request`` Sanic's parser builds from the same bytes
+    (names lowercased, values without leading whitespace, repeated names kept in order)."""
+    head = get(target, "Authorization:   Bearer abc ", "X-Multi: 1", "x-multi:2", "Accept:\t*/*")
+    read = read_lone_get(head, MAX_HEAD)
+    assert read is not None
+    lines = [("host", "authd.test"), ("authorization", "Bearer abc "), ("x-multi", "1"), ("x-multi", "2")]
+    request = Request(target.encode(), Header([*lines, ("accept", "*/*")]), "1.1", "GET", None, PARSER_APP)
+    assert (read.path, read.query) == (request.path, request.query_string)
+    assert list(read.headers) == list(request.headers.items())
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        pytest.param(get("/verify")[:-2], id="partial"),
+        pytest.param(get("/verify") + b"G", id="more-than-one-head"),
+        pytest.param(get("/verify").replace(b"GET", b"get"), id="lowercase-method"),
+        pytest.param(get("/verify").replace(b"GET /verify", b"GET  /verify"), id="two-spaces"),
+        pytest.param(get("/verify").replace(b"HTTP/1.1", b"HTTP/1.1 x"), id="four-parts"),
+        pytest.param(get("/verify", "Transfer-Encoding: chunked"), id="chunked"),
+        pytest.param(get("/verify", "Connection: keep-alive, close"), id="connection-list"),
+        pytest.param(get("/verify", "X-A: \u00ff"), id="latin-1-byte"),
+        pytest.param(get("/ver ify"), id="space-in-target"),
+        pytest.param(get("/verify?x=<y>"), id="target-outside-rfc-3986"),
+        pytest.param(get("/verify", "X-Pad: " + "x" * MAX_HEAD), id="at-the-size-limit"),
+    ],
+)
+def test_a_chunk_that_is_not_one_plain_get_head_is_not_read(data: bytes) -> None:
+    assert read_lone_get(data, MAX_HEAD) is None
+
+
+def test_a_head_just_under_the_size_limit_is_read() -> None:
+    head = get("/verify")
+    padded = get("/verify", "X-Pad: " + "x" * (MAX_HEAD - len(head) - 6))
+    assert len(padded) - 4 == MAX_HEAD - 1
+    assert read_lone_get(padded, MAX_HEAD) is not None
+    assert read_lone_get(padded, MAX_HEAD - 1) is None
