@@ -14,9 +14,11 @@ from typing import Any
 from clerk_authd.clerk.authenticate import Authenticator
 from clerk_authd.clerk.keystore import MSG_KID_MISMATCH
 from clerk_authd.clerk.options import AuthenticateOptions
+from clerk_authd.clerk.tokens import VerifyOptions, verify_decoded_session_now
 from clerk_authd.errors import Action, TokenVerificationError
 from clerk_authd.js.values import UNDEFINED
 from clerk_authd.reasons import Reason
+from clerk_authd.rules.jwt import DecodedJwt
 from clerk_authd.rules.keys import PemKey, UnusableKeyError, VerificationKey, import_jwk
 from clerk_authd.rules.request import RequestView
 from clerk_authd.testing.mint import TokenMint
@@ -64,6 +66,10 @@ class JwksResolver:
             self.keys[key.kid] = key
         self.requested: list[str | None] = []
 
+    def key_now(self, kid: str | None) -> VerificationKey | None:
+        self.requested.append(kid)
+        return self.keys.get(kid) if kid is not None else None
+
     async def get_key(self, kid: str | None) -> VerificationKey:
         self.requested.append(kid)
         key = self.keys.get(kid) if kid is not None else None
@@ -79,3 +85,24 @@ class JwksResolver:
 def mock_jwks() -> JwksResolver:
     """Clerk's ``mockJwks``, which verifies ``mockJwt`` and every ``fixture_mint`` token."""
     return JwksResolver(FIXTURES["mockJwks"])
+
+
+def assert_verified_now_refuses_alike(decoded: DecodedJwt, opts: VerifyOptions, error: TokenVerificationError) -> None:
+    """``verify_decoded_session_now`` raises ``error``'s reason, message, action and check, or finds no key at
+    hand where ``verify_session_token`` would have looked one up."""
+    refused: TokenVerificationError | None = None
+    at_once = None
+    try:
+        at_once = verify_decoded_session_now(decoded, opts)
+    except TokenVerificationError as caught:
+        refused = caught
+    if refused is None:
+        assert at_once is None, "verified at once a token verify_session_token refuses"
+        assert error.reason.startswith("jwk-"), "no key at hand, yet the refusal was not the key source's"
+        return
+    assert (refused.reason, refused.message, refused.action, refused.check) == (
+        error.reason,
+        error.message,
+        error.action,
+        error.check,
+    )

@@ -42,6 +42,7 @@ from clerk_authd.rules.cached_verdict import CachedVerdict
 from clerk_authd.rules.carriers import Carriers, parse_authorization
 from clerk_authd.rules.handshake import Context
 from clerk_authd.rules.instance import Instance, PublishableKeyError
+from clerk_authd.rules.jwt import peek_jwt
 from clerk_authd.rules.keys import KeyResolver, PemKey
 from clerk_authd.rules.orgsync import OrganizationMatcher, PatternError
 from clerk_authd.rules.request import RequestView
@@ -49,6 +50,8 @@ from clerk_authd.rules.state import RequestState
 from clerk_authd.rules.tokentypes import (
     AcceptsToken,
     get_machine_token_type,
+    has_non_session_jwt_category,
+    is_machine_jwt,
     is_machine_token,
     is_machine_token_type,
     is_token_type_accepted,
@@ -157,15 +160,34 @@ class Authenticator:
         What the service's bearer lane asks first. The cache does not count this look (``counted``): the caller
         either answers with the verdict and counts the hit, or leaves the request to ``authenticate``, which counts.
         """
-        if (
-            not token
-            or self._instance is None
-            or (isinstance(accepts, str) and accepts in _HEADER_ONLY)
-            or not self._may_be_cached(accepts)
-            or not pass_for_any_request(self._options, accepts)
-        ):
+        if not token or not self._may_be_cached(accepts) or not self._decided_by_token_alone(accepts):
             return None
         return self.sessions.cached(token, self._clock(), counted=False)
+
+    def verified_header_session(self, token: str | None, accepts: AcceptsToken) -> CachedVerdict | None:
+        """``cached_header_session``'s question for a token the cache does not know: its verdict, verified now
+        when nothing has to be awaited for it (``SessionVerifier.verified_now``), not yet cached; ``None`` when
+        ``authenticate`` decides (the token is not a session token decoding strictly, its key is not at hand,
+        it fails, or the request is not decided by its token alone).
+
+        Only for ``accepts`` ``session_token``, where ``authenticate`` takes ``HeaderPath.session``: the same
+        decoding, type guards and verification, in its order. The caller keeps the verdict or hands it over.
+        """
+        if not token or accepts != "session_token" or not self._decided_by_token_alone(accepts):
+            return None
+        decoded = peek_jwt(token)
+        if decoded is None or is_machine_jwt(token, decoded) or has_non_session_jwt_category(token, decoded):
+            return None
+        return self.sessions.verified_now(token, decoded)
+
+    def _decided_by_token_alone(self, accepts: AcceptsToken) -> bool:
+        """Whether a session token in ``Authorization``, once verified, decides ``authenticate`` whatever else the
+        request holds: an instance, no header-only machine type, preconditions that read nothing of it."""
+        return (
+            self._instance is not None
+            and not (isinstance(accepts, str) and accepts in _HEADER_ONLY)
+            and pass_for_any_request(self._options, accepts)
+        )
 
     async def _uncached(
         self, request: RequestView, instance: Instance, accepts: AcceptsToken, token: str | None, now: float

@@ -98,6 +98,10 @@ class VerifiedTokenCache(Generic[V]):
         """Count one hit that an uncounted ``get`` found."""
         self.hits += 1
 
+    def count_miss(self) -> None:
+        """Count one miss that an uncounted ``get`` found."""
+        self.misses += 1
+
     def put(self, token: str, value: V, *, now: float) -> None:
         """Remember ``value`` for ``token`` until its ``expires_at`` (seconds), evicting the least recently used;
         first drop up to ``PURGE_PER_PUT`` entries from that end that have expired at ``now``."""

@@ -180,6 +180,10 @@ class KeyStore:
             )
         raise self._unavailable().error()
 
+    def key_now(self, kid: str | None) -> VerificationKey | None:
+        """The key of ``kid`` in a fresh set: what ``get_key`` returns without fetching."""
+        return self._fresh_key(kid)
+
     def _is_fresh(self) -> bool:
         return self._loaded_at is not None and self._clock() - self._loaded_at <= self._stale_s
 

@@ -13,7 +13,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from clerk_authd.clerk.authenticate import Authenticator
 from clerk_authd.clerk.backend_api import ClerkClient
@@ -55,6 +55,14 @@ class _ObservedClient(ClerkClient):
             raise
         self._on_jwks_fetch("ok")
         return jwks
+
+
+class AllowedOnToken(NamedTuple):
+    """A request ``ClerkRuntime.decide`` would allow on its ``Authorization`` token alone (``allowed_on_token``)."""
+
+    verdict: CachedVerdict
+    #: the decision line's ``cache``: ``"hit"``, ``"miss"`` (verified now), ``None`` with the cache off
+    cache: CacheResult | None
 
 
 class ClerkRuntime:
@@ -196,25 +204,38 @@ class ClerkRuntime:
         cache: CacheResult | None = None if state.cache_hit is None else "hit" if state.cache_hit else "miss"
         return Verdict(view, state, auth, unmet, self.clock(), identity_block=identity, kid=_kid(state), cache=cache)
 
-    def cached_allowed(
-        self, authorization: str | None, requirements: Requirements = NO_REQUIREMENTS
-    ) -> CachedVerdict | None:
-        """The cached verdict of a request that ``decide`` would allow on its ``Authorization`` header alone under
-        ``requirements`` (its ``accepts``, else the configured one): a session the cache knows, not pending
-        (Clerk's ``toAuth()`` signs a pending one out), meeting every check. ``None`` leaves the request to
-        ``decide``, which also answers a denial; nothing is counted then.
+    def allowed_on_token(
+        self, authorization: str | None, requirements: Requirements = NO_REQUIREMENTS, *, verify_now: bool = False
+    ) -> AllowedOnToken | None:
+        """The verdict of a request that ``decide`` would allow on its ``Authorization`` header alone under
+        ``requirements`` (its ``accepts``, else the configured one), and the cache's part in it: a session the
+        cache knows (``"hit"``), or, with ``verify_now``, one verified now because its key is at hand
+        (``"miss"``; ``None`` with the cache off), not pending (Clerk's ``toAuth()`` signs a pending one out),
+        meeting every check. ``None`` leaves the request to ``decide``, which also answers a denial; nothing is
+        counted then, and a verification made here is handed over to it (``SessionVerifier.hand_over``), so the
+        token is not verified twice.
 
         ``authorization`` is the header's value as Clerk reads it (first of its name, trimmed, as Node's bytes).
         """
         token = parse_authorization(authorization)
-        cached = self.authenticator.cached_header_session(token, self._accepts_for(requirements))
-        if cached is None or token is None:
+        if token is None:
             return None
-        auth = pending_as_signed_out(cached.signed_in(token))
-        if not auth.is_authenticated or requirements.first_unmet(auth) is not None:
+        accepts = self._accepts_for(requirements)
+        authenticator = self.authenticator
+        cached = authenticator.cached_header_session(token, accepts)
+        if cached is not None:
+            if not _allows(cached, token, requirements):
+                return None
+            authenticator.sessions.count_hit()
+            return AllowedOnToken(cached, "hit")
+        verified = authenticator.verified_header_session(token, accepts) if verify_now else None
+        if verified is None:
             return None
-        self.authenticator.sessions.count_hit()
-        return cached
+        if not _allows(verified, token, requirements):
+            authenticator.sessions.hand_over(token, verified)
+            return None
+        authenticator.sessions.keep(token, verified)
+        return AllowedOnToken(verified, "miss" if authenticator.sessions.caches else None)
 
     async def decide(self, view: RequestView, requirements: Requirements = NO_REQUIREMENTS) -> Verdict:
         """The service's decision: authenticate (``accepts`` from the call, else the settings), then requirements."""
@@ -224,6 +245,12 @@ class ClerkRuntime:
     def _accepts_for(self, requirements: Requirements) -> AcceptsToken:
         """Clerk's ``acceptsToken`` for a call: the requirements' ``accepts``, else the configured one."""
         return accepts_option(requirements.accepts_token) if requirements.accepts_token else self._accepts
+
+
+def _allows(verdict: CachedVerdict, token: str, requirements: Requirements) -> bool:
+    """Whether ``decide`` allows a request signed in as ``verdict``'s session under ``requirements``."""
+    auth = pending_as_signed_out(verdict.signed_in(token))
+    return auth.is_authenticated and requirements.first_unmet(auth) is None
 
 
 def _kid(state: RequestState) -> str | None:

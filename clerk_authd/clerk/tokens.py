@@ -136,18 +136,39 @@ async def clerks_refusal(
 
 async def _verify_decoded_session(decoded: DecodedJwt, options: VerifyOptions) -> VerifiedToken:
     """``verifyToken`` after its decoding: the machine-category guard, then ``verify_decoded_jwt``."""
+    _check_session_category(decoded)
+    return await verify_decoded_jwt(decoded, options)
+
+
+def verify_decoded_session_now(decoded: DecodedJwt, options: VerifyOptions) -> VerifiedToken | None:
+    """``verify_session_token`` of a token that decoded strictly (``decoded``), when the key it names is at hand
+    (``KeyResolver.key_now``): the same checks in the same order, the same result or error, with nothing
+    awaited. ``None`` when the key is not at hand, and only then: ``verify_session_token`` would wait for it."""
+    _check_session_category(decoded)
+    _check_header_members(decoded.header)
+    kid = decoded.header.get("kid")
+    keys = options.keys
+    key = keys.key_now(kid if isinstance(kid, str) and kid else None) if keys is not None else None
+    return _verify_with_key(decoded, key, options) if key is not None else None
+
+
+def _check_session_category(decoded: DecodedJwt) -> None:
     if decoded.header.get("cat") == M2M_TOKEN_CATEGORY:
         raise TokenVerificationError(
             Reason.TOKEN_INVALID, "Invalid session token category.", Action.ENSURE_CLERK_JWT, check="header"
         )
-    return await verify_decoded_jwt(decoded, options)
 
 
 async def verify_decoded_jwt(decoded: DecodedJwt, options: VerifyOptions) -> VerifiedToken:
     """Everything ``verify_session_token`` checks after its category guard: header policy, key, typ, alg,
     signature, claims. Machine JWTs (``machine.py``) come here after their own category guard, as Clerk's
     ``verifyMachineJwt`` resolves the key and calls the same ``verifyJwt``."""
-    header = decoded.header
+    _check_header_members(decoded.header)
+    key = await _resolve_key(decoded.header.get("kid"), options.keys)
+    return _verify_with_key(decoded, key, options)
+
+
+def _check_header_members(header: Mapping[str, Any]) -> None:
     for name in FORBIDDEN_HEADER_MEMBERS:
         if name in header:
             raise TokenVerificationError(
@@ -156,7 +177,11 @@ async def verify_decoded_jwt(decoded: DecodedJwt, options: VerifyOptions) -> Ver
                 Action.ENSURE_CLERK_JWT,
                 check="header",
             )
-    key = await _resolve_key(header.get("kid"), options.keys)
+
+
+def _verify_with_key(decoded: DecodedJwt, key: VerificationKey, options: VerifyOptions) -> VerifiedToken:
+    """The checks after the key is resolved: typ, alg, signature, claims."""
+    header = decoded.header
     check_header_type(header.get("typ", UNDEFINED), options.header_type)
     alg = header.get("alg", UNDEFINED)
     check_algorithm(alg)

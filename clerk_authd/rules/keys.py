@@ -50,6 +50,11 @@ class KeyResolver(Protocol):
         """The key to verify a token whose header carries ``kid`` (``None`` when absent or not a string)."""
         ...
 
+    def key_now(self, kid: str | None) -> VerificationKey | None:
+        """The key ``get_key`` would return at once, without waiting for anything; ``None`` when it would wait
+        (a fetch) or raise."""
+        ...
+
 
 class UnusableKeyError(ValueError):
     """A JWKS entry we refuse to verify with (wrong type, weak, not for RS256 signatures)."""
@@ -112,4 +117,8 @@ class PemKey:
 
     async def get_key(self, kid: str | None) -> VerificationKey:
         """Always the configured key: Clerk ignores the token's kid when jwtKey is set."""
+        return self._key
+
+    def key_now(self, kid: str | None) -> VerificationKey:
+        """Always the configured key, at hand."""
         return self._key

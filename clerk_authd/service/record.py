@@ -12,8 +12,7 @@ from typing import Any
 
 from sanic import Sanic
 
-from clerk_authd.clerk.runtime import CacheResult
-from clerk_authd.rules.cached_verdict import CachedVerdict
+from clerk_authd.clerk.runtime import AllowedOnToken, CacheResult
 from clerk_authd.rules.verdict import SIGNED_IN
 from clerk_authd.sanic.install import runtime_of
 from clerk_authd.service.logging import DecisionLine, log_decision
@@ -54,6 +53,9 @@ def record_decision(
     )
 
 
-def record_lane_hit(app: Sanic[Any, Any], endpoint: str, started: float, cached: CachedVerdict) -> None:
-    """Count and log a 200 a lane gave from ``cached``: the line the full decision writes for it."""
-    record_decision(app, endpoint, 200, started, SIGNED_IN, user_id=cached.claims.user_id, kid=cached.kid, cache="hit")
+def record_lane_answer(app: Sanic[Any, Any], endpoint: str, started: float, allowed: AllowedOnToken) -> None:
+    """Count and log a 200 a lane gave: the line the full decision writes for it."""
+    verdict = allowed.verdict
+    record_decision(
+        app, endpoint, 200, started, SIGNED_IN, user_id=verdict.claims.user_id, kid=verdict.kid, cache=allowed.cache
+    )

@@ -38,7 +38,7 @@ from clerk_authd.sanic.install import answers_of, deferred_url, node_headers, ru
 from clerk_authd.service.auth_query import query_requirements
 from clerk_authd.service.bearer_lane import LaneAnswer, bearer_lane, has_lane
 from clerk_authd.service.logging import log_operator_error
-from clerk_authd.service.record import record_decision, record_lane_hit
+from clerk_authd.service.record import record_decision, record_lane_answer
 
 ANY_METHOD: Final = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 EXT_AUTHZ_PREFIX: Final = "/ext-authz"
@@ -116,8 +116,8 @@ async def _by_lane_or_in_full(
     answered = lane(request)
     if answered is None:
         return await in_full(request)
-    response, cached = answered
-    record_lane_hit(request.app, endpoint, started, cached)
+    response, allowed = answered
+    record_lane_answer(request.app, endpoint, started, allowed)
     return response
 
 

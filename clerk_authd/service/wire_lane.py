@@ -1,21 +1,23 @@
-"""The wire lane: a cached session's auth subrequest answered from the bytes of its head, before Sanic reads it.
+"""The wire lane: a session token's auth subrequest answered from the bytes of its head, before Sanic reads it.
 
 A proxy asks the same few questions over kept-alive connections: ``GET /verify?accepts=session_token`` with the
-client's ``Authorization``, and the cache knows the token. The bearer lane (``bearer_lane``) answers those
-without Clerk's view of the request, but only inside Sanic's handler, after Sanic has parsed the head, built a
-``Request``, routed it, run its handler as a task and written the ``IdentityResponse``: with the lane that was
-about two thirds of such a request's CPU (py-spy, ``loadtests/bench``'s cached scenario). Here the protocol
-(``limits.GuardedHttpProtocol.data_received``) hands each chunk that arrives on an idle connection to
-``answer_on_wire`` first, which answers it only when it is exactly one request head that Sanic would read the
-way this module does and route to ``/verify``, ``/forward-auth`` or ``GET /has``, and the bearer lane allows
-it; the answer is the bytes Sanic would write for the bearer lane's response
+client's ``Authorization``, and the cache knows the token (or its key is at hand to verify it at once). The bearer
+lane (``bearer_lane``) answers those without Clerk's view of the request, but only inside Sanic's handler, after
+Sanic has parsed the head, built a ``Request``, routed it, run its handler as a task and written the
+``IdentityResponse``: with the lane that was about two thirds of such a request's CPU (py-spy, ``loadtests/bench``'s
+cached scenario). Here the protocol (``limits.GuardedHttpProtocol.data_received``) hands each chunk that arrives on
+an idle connection to ``answer_on_wire`` first, which answers it only when it is exactly one request head that Sanic
+would read the way this module does and route to ``/verify``, ``/forward-auth`` or ``GET /has``, and the bearer lane
+allows it; the answer is the bytes Sanic would write for the bearer lane's response
 (``AnswerPolicy.allowed_from_cache_on_wire``), logged and counted as every decision is (``record``).
 
 Anything else is left to Sanic, untouched: a partial head or more than one request in the chunk, a head at or
 over the size limit (Sanic answers 431), a byte that is not ASCII, another method, path or protocol version,
 a target with a fragment or a character outside RFC 3986's, a header line without a colon, a request with a
 body or an ``Expect`` or ``Upgrade``, one that does not keep its connection alive, and every request the bearer
-lane declines. ``tests/service/test_wire_lane.py`` holds the answers equal to Sanic's, byte for byte.
+lane declines. Only here is a token the cache does not know verified at once (``verify_now``); what it finds
+is handed over to the full decision of a request left to Sanic. ``tests/service/test_wire_lane.py`` holds the
+answers equal to Sanic's, byte for byte.
 """
 
 from __future__ import annotations
@@ -27,12 +29,13 @@ from typing import Any, Final, NamedTuple
 
 from sanic import Sanic
 
+from clerk_authd.clerk.runtime import AllowedOnToken
 from clerk_authd.rules.cached_verdict import CachedVerdict
 from clerk_authd.rules.proxied import Family
 from clerk_authd.sanic.answers import AnswerPolicy
 from clerk_authd.sanic.install import answers_of, runtime_of
 from clerk_authd.service.bearer_lane import Headers, has_allowed, proxied_allowed
-from clerk_authd.service.record import record_lane_hit
+from clerk_authd.service.record import record_lane_answer
 
 _HEAD_END: Final = b"\r\n\r\n"
 _GET: Final = b"GET /"
@@ -55,22 +58,26 @@ class _WireEndpoint(NamedTuple):
     """What the wire lane does for one path: whether the bearer lane allows the request, and its answer."""
 
     name: str
-    allowed: Callable[[Sanic[Any, Any], str, Headers], CachedVerdict | None]
+    allowed: Callable[[Sanic[Any, Any], str, Headers], AllowedOnToken | None]
     answer: Callable[[AnswerPolicy, CachedVerdict, float], bytes]
 
 
-def _verify_allowed(app: Sanic[Any, Any], query: str, headers: Headers) -> CachedVerdict | None:
-    return proxied_allowed(app, Family.ORIGINAL, query, headers)
+def _verify_allowed(app: Sanic[Any, Any], query: str, headers: Headers) -> AllowedOnToken | None:
+    return proxied_allowed(app, Family.ORIGINAL, query, headers, verify_now=True)
 
 
-def _forward_auth_allowed(app: Sanic[Any, Any], query: str, headers: Headers) -> CachedVerdict | None:
-    return proxied_allowed(app, Family.FORWARDED, query, headers)
+def _forward_auth_allowed(app: Sanic[Any, Any], query: str, headers: Headers) -> AllowedOnToken | None:
+    return proxied_allowed(app, Family.FORWARDED, query, headers, verify_now=True)
+
+
+def _has_allowed(app: Sanic[Any, Any], query: str, headers: Headers) -> AllowedOnToken | None:
+    return has_allowed(app, query, headers, verify_now=True)
 
 
 _ENDPOINTS: Final = {
     "/verify": _WireEndpoint("/verify", _verify_allowed, AnswerPolicy.allowed_from_cache_on_wire),
     "/forward-auth": _WireEndpoint("/forward-auth", _forward_auth_allowed, AnswerPolicy.allowed_from_cache_on_wire),
-    "/has": _WireEndpoint("/has", has_allowed, AnswerPolicy.has_allowed_from_cache_on_wire),
+    "/has": _WireEndpoint("/has", _has_allowed, AnswerPolicy.has_allowed_from_cache_on_wire),
 }
 
 
@@ -85,11 +92,11 @@ def answer_on_wire(app: Sanic[Any, Any], data: bytes, max_head: int) -> bytes | 
     endpoint = _ENDPOINTS.get(head.path)
     if endpoint is None:
         return None
-    cached = endpoint.allowed(app, head.query, head.headers)
-    if cached is None:
+    allowed = endpoint.allowed(app, head.query, head.headers)
+    if allowed is None:
         return None
-    answer = endpoint.answer(answers_of(app), cached, runtime_of(app).clock())
-    record_lane_hit(app, endpoint.name, started, cached)
+    answer = endpoint.answer(answers_of(app), allowed.verdict, runtime_of(app).clock())
+    record_lane_answer(app, endpoint.name, started, allowed)
     return answer
 
 

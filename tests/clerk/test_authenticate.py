@@ -124,12 +124,19 @@ class CountingKeys:
         self.calls += 1
         return await self.inner.get_key(kid)
 
+    def key_now(self, kid: str | None) -> VerificationKey | None:
+        self.calls += 1
+        return self.inner.key_now(kid)
+
 
 class BrokenKeys:
     """A key resolver failing with something that is not a ``TokenVerificationError``."""
 
     async def get_key(self, kid: str | None) -> VerificationKey:
         raise RuntimeError("the network fell over")
+
+    def key_now(self, kid: str | None) -> None:
+        return None
 
 
 # --- the header path (§4) -----------------------------------------------------------------------------------

@@ -19,7 +19,13 @@ from clerk_authd.clerk.cache import VerifiedTokenCache
 from clerk_authd.clerk.keystore import KeyStore
 from clerk_authd.clerk.options import AuthenticateOptions
 from clerk_authd.clerk.session_verifier import SessionVerifier
-from clerk_authd.clerk.tokens import VerifiedToken, VerifyOptions, rs256_signature_is_valid, verify_session_token
+from clerk_authd.clerk.tokens import (
+    VerifiedToken,
+    VerifyOptions,
+    rs256_signature_is_valid,
+    verify_decoded_session_now,
+    verify_session_token,
+)
 from clerk_authd.js.cookies import parse_cookies
 from clerk_authd.rules import claims as claims_module
 from clerk_authd.rules import request as request_module
@@ -125,9 +131,12 @@ FORBIDDEN_ON_A_HIT: tuple[object, ...] = (
     decode_jwt.__code__,
     peek_payload.__code__,
     verify_session_token.__code__,
+    verify_decoded_session_now.__code__,
     rs256_signature_is_valid.__code__,
     JwksResolver.get_key.__code__,
+    JwksResolver.key_now.__code__,
     KeyStore.get_key.__code__,
+    KeyStore.key_now.__code__,
     Carriers.read.__code__,
     parse_cookies.__code__,
 )

@@ -39,10 +39,10 @@ from clerk_authd.config import Settings
 from clerk_authd.errors import TokenVerificationError
 from clerk_authd.js.values import UNDEFINED
 from clerk_authd.reasons import Reason
-from clerk_authd.rules.jwt import b64url_decode
+from clerk_authd.rules.jwt import b64url_decode, peek_jwt
 from clerk_authd.testing.mint import TokenMint, b64url
 from tests.conftest import FROZEN_NOW
-from tests.support import AZP, KID, claims, mock_jwks
+from tests.support import AZP, KID, assert_verified_now_refuses_alike, claims, mock_jwks
 from tests.support import ISSUER as ISS
 
 Build = Callable[[TokenMint], str]
@@ -728,12 +728,16 @@ async def test_a_hostile_token_is_refused_with_its_reason(
     fixture_mint: TokenMint, build: Build, overrides: dict[str, Any], reason: str
 ) -> None:
     """The verifier raises ``TokenVerificationError`` (never another exception) with the expected reason,
-    and its message never contains the token."""
+    and its message never contains the token; verified at once, as the service's lanes verify, alike."""
     token = build(fixture_mint)
+    opts = service_options(**overrides)
     with pytest.raises(TokenVerificationError) as caught:
-        await verify_session_token(token, service_options(**overrides))
+        await verify_session_token(token, opts)
     assert caught.value.reason == reason
     assert token not in caught.value.message
+    decoded = peek_jwt(token)
+    if decoded is not None:  # what the service's lanes verify at once is refused alike
+        assert_verified_now_refuses_alike(decoded, opts, caught.value)
 
 
 @pytest.mark.parametrize("member", ["jku", "x5u", "jwk", "x5c"])

@@ -19,6 +19,7 @@ from clerk_authd.clerk.tokens import (
     VerifiedToken,
     VerifyOptions,
     rs256_signature_is_valid,
+    verify_decoded_session_now,
     verify_session_token,
     verify_token,
 )
@@ -26,11 +27,11 @@ from clerk_authd.config import Settings
 from clerk_authd.errors import Action, TokenVerificationError
 from clerk_authd.js.values import UNDEFINED
 from clerk_authd.reasons import Reason
-from clerk_authd.rules.jwt import MSG_NOT_THREE_PARTS, MSG_UNDECODABLE, decode_jwt
+from clerk_authd.rules.jwt import MSG_NOT_THREE_PARTS, MSG_UNDECODABLE, decode_jwt, peek_jwt
 from clerk_authd.rules.keys import PemKey, VerificationKey
 from clerk_authd.testing.mint import TokenMint, b64url
 from tests.conftest import FIXTURES, FROZEN_NOW, load_conformance
-from tests.support import AZP, ISSUER, KID, claims, mock_jwks
+from tests.support import AZP, ISSUER, KID, assert_verified_now_refuses_alike, claims, mock_jwks
 
 NOW_UTC = "Mon, 24 Oct 2022 21:50:50 GMT"  # FROZEN_NOW as JS's toUTCString renders it
 IN_A_MINUTE_UTC = "Mon, 24 Oct 2022 21:51:50 GMT"
@@ -48,6 +49,10 @@ class FixedKey:
         self.requested.append(kid)
         return self.key
 
+    def key_now(self, kid: str | None) -> VerificationKey:
+        self.requested.append(kid)
+        return self.key
+
 
 def options(**overrides: Any) -> VerifyOptions:
     """Verification at Clerk's frozen clock against ``mockJwks`` unless overridden."""
@@ -62,10 +67,18 @@ def at(offset_s: float) -> Callable[[], float]:
 
 
 async def rejection(token: str, opts: VerifyOptions) -> TokenVerificationError:
-    """The error ``verify_session_token`` raises (and the test fails if it raises nothing or anything else)."""
+    """The error ``verify_session_token`` raises (and the test fails if it raises nothing or anything else).
+
+    Where the token decodes strictly, ``verify_decoded_session_now`` (the service's lanes) must raise the same
+    error, or, only when the key is not at hand, give ``None``: so every rejection here holds the two equal.
+    """
     with pytest.raises(TokenVerificationError) as caught:
         await verify_session_token(token, opts)
-    return caught.value
+    error = caught.value
+    decoded = peek_jwt(token)
+    if decoded is not None:
+        assert_verified_now_refuses_alike(decoded, opts, error)
+    return error
 
 
 # --- Clerk's fixtures (§14.8) ------------------------------------------------------------------------------------
@@ -75,6 +88,20 @@ async def test_mock_jwt_verifies_against_mock_jwks_at_the_frozen_clock() -> None
     """``mockJwt`` verifies against ``mockJwks`` with Clerk's authorized party; the payload is returned unchanged."""
     verified = await verify_session_token(FIXTURES["mockJwt"], options(authorized_parties=(AZP,)))
     assert verified == VerifiedToken(payload=FIXTURES["mockJwtPayload"], kid=KID)
+
+
+async def test_with_its_key_at_hand_a_token_verifies_at_once_as_it_verifies_awaited(fixture_mint: TokenMint) -> None:
+    """``verify_decoded_session_now`` gives ``verify_session_token``'s result when the key is loaded, and ``None``
+    (nothing refused, nothing fetched) when it is not; a PEM key is always at hand."""
+    opts = options(authorized_parties=(AZP,))
+    mock = decode_jwt(FIXTURES["mockJwt"])
+    assert verify_decoded_session_now(mock, opts) == await verify_session_token(FIXTURES["mockJwt"], opts)
+    unknown_kid = decode_jwt(fixture_mint.sign(claims(), header={"kid": "ins_unknown"}))
+    assert verify_decoded_session_now(unknown_kid, opts) is None
+    assert verify_decoded_session_now(mock, options(keys=None)) is None
+    pem = options(keys=PemKey(fixture_mint.public_pem))
+    minted = fixture_mint.sign(claims())
+    assert verify_decoded_session_now(decode_jwt(minted), pem) == await verify_session_token(minted, pem)
 
 
 async def test_verify_token_returns_only_the_payload() -> None:

@@ -20,10 +20,10 @@ from sanic.response import HTTPResponse
 
 from clerk_authd.config import load_settings
 from clerk_authd.rules.proxied import Family
-from clerk_authd.sanic.answers import IdentityResponse
-from clerk_authd.sanic.install import runtime_of
+from clerk_authd.sanic.answers import AnswerPolicy, IdentityResponse
+from clerk_authd.sanic.install import answers_of, runtime_of
 from clerk_authd.service.app import create_app
-from clerk_authd.service.bearer_lane import bearer_lane, has_lane
+from clerk_authd.service.bearer_lane import bearer_lane, has_lane, proxied_allowed
 from clerk_authd.service.routes import forward_auth_in_full, has_in_full, verify_in_full
 from clerk_authd.testing.fake_clerk import FakeClerk
 from tests.servers import PK_LIVE_LOCAL, SIGN_IN_URL, Answer, Running, bearer, unique_app_name
@@ -239,13 +239,44 @@ async def test_a_configured_accepts_list_holding_sessions_keeps_the_lane(
     await assert_lane_answers_as_in_full(running, [("authorization", token)])
 
 
-async def test_with_the_cache_off_there_is_no_lane(start_lane: StartLane, lane_clerk: FakeClerk) -> None:
-    """``CLERK_AUTHD_CACHE_SIZE=0`` verifies every token, so nothing is answered before the full decision."""
+async def test_with_the_cache_off_the_handler_lane_verifies_nothing_and_the_wire_lanes_core_answers_as_in_full(
+    start_lane: StartLane, lane_clerk: FakeClerk
+) -> None:
+    """``CLERK_AUTHD_CACHE_SIZE=0`` verifies every token. Inside Sanic's handler the lane leaves that to the full
+    decision; the wire lane's core (``verify_now``) verifies it itself, its key at hand, and its verdict gives the
+    full decision's answer, on both endpoints and for every shape of the header."""
     running = await start_lane(CLERK_AUTHD_CACHE_SIZE="0")
     token = org_token(lane_clerk)
-    assert (await running.call("/verify", headers=bearer(token))).status == 200
+    assert (await running.call("/verify", headers=bearer(token))).status == 200  # the keys loaded
     for family in Family.ORIGINAL, Family.FORWARDED:
-        assert bearer_lane(sanic_request(running.app, [("authorization", token)], PATHS[family]), family) is None
+        for shape in CACHED_BEARER_SHAPES:
+            pairs = shape.values[0](token)
+            assert bearer_lane(sanic_request(running.app, pairs, PATHS[family]), family) is None
+            allowed = proxied_allowed(running.app, family, "", pairs, verify_now=True)
+            assert allowed is not None
+            assert allowed.cache is None
+            answer = AnswerPolicy.allowed_from_cache(answers_of(running.app), allowed.verdict, NOW)
+            assert wire(answer) == wire(await IN_FULL[family](sanic_request(running.app, pairs, PATHS[family])))
+
+
+async def test_a_new_token_the_wire_lane_cannot_allow_is_denied_in_full_and_counted_once(
+    start_lane: StartLane, lane_clerk: FakeClerk
+) -> None:
+    """An unmet requirement on a token the cache does not know: the wire lane's core verifies it and leaves it to
+    the full decision, which answers 403 from the verdict handed over, caching it as a miss as it does alone."""
+    running = await start_lane()
+    cache = runtime_of(running.app).cache
+    assert cache is not None
+    await running.call("/verify", headers=bearer(org_token(lane_clerk)))  # the keys loaded
+    token = org_token(lane_clerk, session_id="sess_new")
+    counts = cache.hits, cache.misses
+    pairs = [("authorization", token)]
+    assert proxied_allowed(running.app, Family.ORIGINAL, "role=member", pairs, verify_now=True) is None
+    assert (cache.hits, cache.misses, cache.peek(token)) == (*counts, None)
+    denied = await verify_in_full(sanic_request(running.app, pairs, "/verify?role=member"))
+    assert denied.status == 403
+    assert (cache.hits, cache.misses) == (counts[0], counts[1] + 1)
+    assert cache.peek(token) is not None
 
 
 @pytest.mark.parametrize("path", ["/verify", "/forward-auth"])

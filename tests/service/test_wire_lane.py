@@ -27,6 +27,7 @@ from clerk_authd.sanic.install import runtime_of
 from clerk_authd.service.app import create_app
 from clerk_authd.service.wire_lane import read_lone_get
 from clerk_authd.testing.fake_clerk import FakeClerk
+from clerk_authd.testing.mint import TokenMint, session_claims
 from tests.servers import DEADLINE_S, PK_LIVE_LOCAL, Running, bearer, unique_app_name
 
 #: the service's clock: fixed, so that two answers compared give the same ``max-age``
@@ -92,8 +93,9 @@ async def wire_clerk() -> AsyncIterator[FakeClerk]:
         yield fake
 
 
-#: starts the service on the fixed clock, info-level decision log, counting the requests Sanic reads
-StartWire = Callable[[], Awaitable[Service]]
+#: starts the service on the fixed clock, info-level decision log, with more ``variables``, counting the requests
+#: Sanic reads
+StartWire = Callable[..., Awaitable[Service]]
 
 
 @pytest.fixture
@@ -102,8 +104,8 @@ def start_wire(
     fake_variables: Callable[[FakeClerk], dict[str, str]],
     wire_clerk: FakeClerk,
 ) -> StartWire:
-    async def start() -> Service:
-        settings = load_settings({**fake_variables(wire_clerk), "CLERK_AUTHD_LOG_LEVEL": "info"})
+    async def start(**variables: str) -> Service:
+        settings = load_settings({**fake_variables(wire_clerk), "CLERK_AUTHD_LOG_LEVEL": "info", **variables})
         app = create_app(settings, name=unique_app_name("wire"), clock=lambda: NOW)
         read: list[str] = []
 
@@ -121,9 +123,9 @@ async def service(start_wire: StartWire) -> Service:
     return await start_wire()
 
 
-def session_token(fake: FakeClerk) -> str:
+def session_token(fake: FakeClerk, session_id: str = "sess_wire") -> str:
     return fake.session_token(
-        user_id="user_wire", ttl_s=600, org_id="org_1", org_slug="acme", org_role="admin",
+        user_id="user_wire", session_id=session_id, ttl_s=600, org_id="org_1", org_slug="acme", org_role="admin",
         org_permissions=("org:billing:read",),
     )  # fmt: skip
 
@@ -202,6 +204,78 @@ async def test_the_wire_lane_logs_and_counts_the_decision_as_sanic_does(
     assert (on_wire["endpoint"], on_wire["status"], on_wire["cache"]) == ("/verify", 200, "hit")
     metrics = await service.running.call("/metrics")
     assert b'clerk_authd_decisions_total{endpoint="/verify",reason="",status="200"} 3.0' in metrics.body
+
+
+#: a token is verified on the wire only where Clerk takes the session-only header path (``accepts`` the default
+#: ``session_token``); ``accepts=any`` classifies it first, and is left to Sanic unless the cache knows the token
+VERIFIED_ON_WIRE_TARGETS: Final = [target for target in LANE_TARGETS if "accepts=any" not in target]
+
+
+@pytest.mark.parametrize("target", VERIFIED_ON_WIRE_TARGETS)
+async def test_with_the_cache_off_a_session_is_verified_and_answered_on_the_wire_with_sanics_bytes(
+    start_wire: StartWire, wire_clerk: FakeClerk, target: str
+) -> None:
+    """``CLERK_AUTHD_CACHE_SIZE=0``: every request verifies its token, the wire lane's too (its key is at hand),
+    and its answer is Sanic's, byte for byte."""
+    service = await start_wire(CLERK_AUTHD_CACHE_SIZE="0")
+    token = session_token(wire_clerk)
+    head = get(target, f"Authorization: Bearer {token}")
+    async with service.connection() as connection:
+        assert (await connection.ask(head, split_at=20)).startswith(b"HTTP/1.1 200 OK\r\n")  # the keys loaded
+        service.read_by_sanic.clear()
+        on_wire = await connection.ask(head)
+        assert service.read_by_sanic == []
+        by_sanic = await connection.ask(head, split_at=20)
+    assert on_wire == as_served(by_sanic)
+    assert b"\r\nx-clerk-session-id: sess_wire\r\n" in on_wire
+
+
+@pytest.mark.parametrize("cache_size", ["0", "100"])
+async def test_a_session_the_cache_does_not_know_is_logged_and_counted_as_sanic_logs_it(
+    start_wire: StartWire, wire_clerk: FakeClerk, capsys: pytest.CaptureFixture[str], cache_size: str
+) -> None:
+    """Verified on the wire or by Sanic, a token new to the cache is one miss and the same decision line (``cache``
+    ``miss``, or none with the cache off)."""
+    service = await start_wire(CLERK_AUTHD_CACHE_SIZE=cache_size)
+    await cached(service, wire_clerk)  # the keys loaded
+    cache = runtime_of(service.running.app).cache
+    misses = cache.misses if cache is not None else 0
+    capsys.readouterr()
+    async with service.connection() as connection:
+        for session, split_at in (("sess_on_wire", None), ("sess_by_sanic", 5)):
+            head = get("/verify?accepts=session_token", f"Authorization: Bearer {session_token(wire_clerk, session)}")
+            assert (await connection.ask(head, split_at=split_at)).startswith(b"HTTP/1.1 200 OK\r\n")
+    assert service.read_by_sanic == ["/verify"]
+    if cache is not None:
+        assert (cache.misses, len(cache)) == (misses + 2, 3)
+    err = capsys.readouterr().err.splitlines()
+    lines = [json.loads(line) for line in err if line.startswith("{") and '"decision"' in line]
+    on_wire, by_sanic = ({k: v for k, v in line.items() if k not in ("duration_ms", "ts")} for line in lines)
+    assert on_wire == by_sanic
+    assert on_wire.get("cache") == (None if cache is None else "miss")
+
+
+async def test_with_the_cache_off_accepts_any_is_left_to_sanic(start_wire: StartWire, wire_clerk: FakeClerk) -> None:
+    service = await start_wire(CLERK_AUTHD_CACHE_SIZE="0")
+    head = get("/verify?accepts=any", f"Authorization: Bearer {session_token(wire_clerk)}")
+    async with service.connection() as connection:
+        for _ in range(2):
+            assert (await connection.ask(head)).startswith(b"HTTP/1.1 200 OK\r\n")
+    assert service.read_by_sanic == ["/verify", "/verify"]
+
+
+async def test_a_forged_token_is_refused_by_sanic_with_clerks_reason(service: Service, wire_clerk: FakeClerk) -> None:
+    """The wire lane verifies it, finds the signature wrong and leaves the request to the full decision, which
+    takes that outcome (``SessionVerifier.hand_over``) and answers Clerk's 401."""
+    await cached(service, wire_clerk)
+    forged = TokenMint.generate(kid=wire_clerk.mint.kid).sign(
+        session_claims(user_id="user_wire", issuer=wire_clerk.issuer, now=NOW)
+    )
+    async with service.connection() as connection:
+        answer = await connection.ask(get("/verify", f"Authorization: Bearer {forged}"))
+    assert answer.startswith(b"HTTP/1.1 401 ")
+    assert b"\r\nx-clerk-auth-reason: token-invalid-signature\r\n" in answer
+    assert service.read_by_sanic == ["/verify"]
 
 
 @pytest.mark.parametrize(
