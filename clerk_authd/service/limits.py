@@ -14,7 +14,9 @@ which point real clients are reset. ``apply_limits`` sets, from the settings:
   closed at once, before anything is read, so the worker keeps descriptors for the connections it serves.
 
 Once the server is stopping, every answer closes its connection, so a request in flight at ``SIGTERM`` is
-answered and the worker exits right after it instead of at the end of the graceful timeout.
+answered and the worker exits right after it instead of at the end of the graceful timeout. The protocol also
+hosts the wire lane (``GuardedHttpProtocol.data_received``), whose answers keep these limits: it reads only a
+whole head under the size limit, on an idle connection, and sets the timers as Sanic's own answer does.
 """
 
 from __future__ import annotations
@@ -51,7 +53,8 @@ _PROTOCOL_ATTR: Final = "clerk_protocol"
 
 class GuardedHttpProtocol(HttpProtocol):
     """Sanic's HTTP/1.1 protocol with a request deadline that data cannot extend, a connection cap, and no
-    keep-alive once the server is stopping."""
+    keep-alive once the server is stopping; it is also where the wire lane (``wire_lane``) answers a chunk that
+    is one auth subrequest it allows, before Sanic reads it, as every request arrives here first."""
 
     def connection_made(self, transport: Any) -> None:  # Sanic's own signature is untyped
         """Serve the connection, or answer 503 and close it when the worker already holds its cap."""
@@ -95,9 +98,14 @@ class GuardedHttpProtocol(HttpProtocol):
     def _idle(self, http: Http, transport: Any) -> bool:
         """Whether Sanic waits for the next request on this connection with nothing read of it, so that an answer
         written now follows the last one on the wire, and the connection may take one (not stopping, not closing,
-        the client reading what it is sent)."""
+        the client reading what it is sent, keep-alive on). An app with request or response middleware has every
+        request go through it: the wire lane, which runs none, stays closed there."""
+        app = self.app
         return (
-            http.stage is Stage.IDLE
+            not app.request_middleware
+            and not app.response_middleware
+            and app.config.KEEP_ALIVE
+            and http.stage is Stage.IDLE
             and getattr(http, "request", None) is None
             and http.keep_alive
             and not self.recv_buffer

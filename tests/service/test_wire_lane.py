@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 import pytest
 from sanic import Request, Sanic
 from sanic.compat import Header
+from sanic.response import HTTPResponse, text
 
 from clerk_authd.config import load_settings
 from clerk_authd.sanic.install import runtime_of
@@ -104,9 +105,10 @@ def start_wire(
     fake_variables: Callable[[FakeClerk], dict[str, str]],
     wire_clerk: FakeClerk,
 ) -> StartWire:
-    async def start(**variables: str) -> Service:
+    async def start(prepare: Callable[[Sanic[Any, Any]], None] = lambda app: None, **variables: str) -> Service:
         settings = load_settings({**fake_variables(wire_clerk), "CLERK_AUTHD_LOG_LEVEL": "info", **variables})
         app = create_app(settings, name=unique_app_name("wire"), clock=lambda: NOW)
+        prepare(app)
         read: list[str] = []
 
         @app.signal("http.lifecycle.request")
@@ -275,6 +277,41 @@ async def test_a_forged_token_is_refused_by_sanic_with_clerks_reason(service: Se
         answer = await connection.ask(get("/verify", f"Authorization: Bearer {forged}"))
     assert answer.startswith(b"HTTP/1.1 401 ")
     assert b"\r\nx-clerk-auth-reason: token-invalid-signature\r\n" in answer
+    assert service.read_by_sanic == ["/verify"]
+
+
+def with_a_middleware(app: Sanic[Any, Any]) -> None:
+    @app.on_request
+    async def refuse_evil(request: Request) -> HTTPResponse | None:
+        return text("no", status=403) if request.headers.get("x-client") == "evil" else None
+
+
+def without_keep_alive(app: Sanic[Any, Any]) -> None:
+    app.config.KEEP_ALIVE = False
+
+
+@pytest.mark.parametrize(
+    ("prepare", "status", "connection"),
+    [
+        pytest.param(with_a_middleware, b"403", b"keep-alive", id="request-middleware"),
+        pytest.param(without_keep_alive, b"200", b"close", id="keep-alive-off"),
+    ],
+)
+async def test_an_app_that_changes_what_sanic_does_with_a_request_closes_the_wire_lane(
+    start_wire: StartWire,
+    wire_clerk: FakeClerk,
+    prepare: Callable[[Sanic[Any, Any]], None],
+    status: bytes,
+    connection: bytes,
+) -> None:
+    """Middleware runs for every request, and a server without keep-alive closes each connection: the wire lane
+    does neither, so such an app has Sanic read every request."""
+    service = await start_wire(prepare)
+    token = await cached(service, wire_clerk)
+    async with service.connection() as opened:
+        answer = await opened.ask(get("/verify", f"Authorization: Bearer {token}", "X-Client: evil"))
+    assert answer.split(b" ", 2)[1] == status
+    assert f"\r\nconnection: {connection.decode()}\r\n".encode() in answer
     assert service.read_by_sanic == ["/verify"]
 
 
