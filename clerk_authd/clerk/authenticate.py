@@ -27,7 +27,7 @@ from typing import Final
 from clerk_authd.clerk.backend_api import ClerkClient
 from clerk_authd.clerk.cache import VerifiedTokenCache
 from clerk_authd.clerk.cookie_path import CookiePath
-from clerk_authd.clerk.header_path import NO_TOKEN_IN_HEADER, HeaderPath
+from clerk_authd.clerk.header_path import NO_TOKEN_IN_HEADER, HeaderPath, is_other_than_a_session_jwt
 from clerk_authd.clerk.keystore import KeyStore
 from clerk_authd.clerk.limiter import CallGuard
 from clerk_authd.clerk.machine import MachineAnswers, MachineVerifier
@@ -50,8 +50,6 @@ from clerk_authd.rules.state import RequestState
 from clerk_authd.rules.tokentypes import (
     AcceptsToken,
     get_machine_token_type,
-    has_non_session_jwt_category,
-    is_machine_jwt,
     is_machine_token,
     is_machine_token_type,
     is_token_type_accepted,
@@ -176,7 +174,7 @@ class Authenticator:
         if not token or accepts != "session_token" or not self._decided_by_token_alone(accepts):
             return None
         decoded = peek_jwt(token)
-        if decoded is None or is_machine_jwt(token, decoded) or has_non_session_jwt_category(token, decoded):
+        if decoded is None or is_other_than_a_session_jwt(token, decoded):
             return None
         return self.sessions.verified_now(token, decoded)
 

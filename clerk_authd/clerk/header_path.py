@@ -29,6 +29,12 @@ log = logging.getLogger(__name__)
 NO_TOKEN_IN_HEADER: Final = "No token in header"
 
 
+def is_other_than_a_session_jwt(token: str, decoded: DecodedJwt | None) -> bool:
+    """Clerk's type guards on a token in ``Authorization`` when only session tokens are accepted: a machine JWT, or
+    one of another JWT category, is a type mismatch (``decoded``: the token's ``peek_jwt``)."""
+    return is_machine_jwt(token, decoded) or has_non_session_jwt_category(token, decoded)
+
+
 class HeaderPath:
     """Decides a request by the token in its ``Authorization`` header."""
 
@@ -41,7 +47,7 @@ class HeaderPath:
         """Only session tokens accepted (the default): the token is decoded once, for both type guards and the
         verification."""
         decoded = peek_jwt(token)
-        if is_machine_jwt(token, decoded) or has_non_session_jwt_category(token, decoded):
+        if is_other_than_a_session_jwt(token, decoded):
             return RequestState.signed_out(TOKEN_TYPE_MISMATCH)
         return await self._verify_session(context, token, decoded)
 

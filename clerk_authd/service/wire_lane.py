@@ -57,7 +57,6 @@ class WireHead(NamedTuple):
 class _WireEndpoint(NamedTuple):
     """What the wire lane does for one path: whether the bearer lane allows the request, and its answer."""
 
-    name: str
     allowed: Callable[[Sanic[Any, Any], str, Headers], AllowedOnToken | None]
     answer: Callable[[AnswerPolicy, CachedVerdict, float], bytes]
 
@@ -74,10 +73,11 @@ def _has_allowed(app: Sanic[Any, Any], query: str, headers: Headers) -> AllowedO
     return has_allowed(app, query, headers, verify_now=True)
 
 
+#: what the wire lane answers, by the path it reads (also the decision line's endpoint)
 _ENDPOINTS: Final = {
-    "/verify": _WireEndpoint("/verify", _verify_allowed, AnswerPolicy.allowed_from_cache_on_wire),
-    "/forward-auth": _WireEndpoint("/forward-auth", _forward_auth_allowed, AnswerPolicy.allowed_from_cache_on_wire),
-    "/has": _WireEndpoint("/has", _has_allowed, AnswerPolicy.has_allowed_from_cache_on_wire),
+    "/verify": _WireEndpoint(_verify_allowed, AnswerPolicy.allowed_from_cache_on_wire),
+    "/forward-auth": _WireEndpoint(_forward_auth_allowed, AnswerPolicy.allowed_from_cache_on_wire),
+    "/has": _WireEndpoint(_has_allowed, AnswerPolicy.has_allowed_from_cache_on_wire),
 }
 
 
@@ -96,7 +96,7 @@ def answer_on_wire(app: Sanic[Any, Any], data: bytes, max_head: int) -> bytes | 
     if allowed is None:
         return None
     answer = endpoint.answer(answers_of(app), allowed.verdict, runtime_of(app).clock())
-    record_lane_answer(app, endpoint.name, started, allowed)
+    record_lane_answer(app, head.path, started, allowed)
     return answer
 
 
