@@ -23,6 +23,7 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import orjson
 from sanic.compat import Header
+from sanic.headers import format_http1_response
 from sanic.helpers import has_message_body
 from sanic.http import Http
 from sanic.response import BaseHTTPResponse, HTTPResponse
@@ -73,12 +74,28 @@ class IdentityResponse(HTTPResponse):
 
     @property
     def processed_headers(self) -> Iterator[tuple[bytes, bytes]]:
-        if not isinstance(self.stream, Http):
-            yield from super().processed_headers
-            for line in self.identity_block[:-2].split(b"\r\n"):
-                name, _, value = line.partition(b": ")
-                yield name, value
+        if isinstance(self.stream, Http):
+            yield from self._http1_headers()
             return
+        yield from super().processed_headers
+        for line in self.identity_block[:-2].split(b"\r\n"):
+            name, _, value = line.partition(b": ")
+            yield name, value
+
+    def on_wire(self) -> bytes | None:
+        """The bytes Sanic's HTTP/1.1 writer puts on a keep-alive connection for this answer to a ``GET``
+        (``Http.http1_response_header`` for a body sent whole: its length and connection, then these headers and
+        the body), for the service's wire lane; ``None`` for a status without a body, which the writer treats
+        otherwise. Like the writer, it sets the two headers on ``headers``."""
+        if not has_message_body(self.status):  # type: ignore[no-untyped-call]  # Sanic's helper has no annotations
+            return None
+        body = self.body or b""
+        self.headers["content-length"] = len(body)
+        self.headers["connection"] = "keep-alive"
+        return format_http1_response(self.status, self._http1_headers()) + body
+
+    def _http1_headers(self) -> Iterator[tuple[bytes, bytes]]:
+        """The header pairs for Sanic's HTTP/1 writer: the block folded into them as the class says."""
         writers = self._writers_lines()
         if not writers:
             yield from super().processed_headers

@@ -49,6 +49,8 @@ _BUSY: Final = (
 )
 _HEADER_TOO_LARGE: Final = "Request header exceeds the size limit"
 _PROTOCOL_ATTR: Final = "clerk_protocol"
+#: set on ``app.ctx`` once the wire lane has failed in this worker
+_WIRE_LANE_FAILED: Final = "clerk_wire_lane_failed"
 
 
 class GuardedHttpProtocol(HttpProtocol):
@@ -77,12 +79,12 @@ class GuardedHttpProtocol(HttpProtocol):
         """A chunk that is one cached session's auth subrequest on an idle connection is answered here, from its
         bytes (``wire_lane``); every other goes to Sanic. Sanic restarts the timeout clock on every chunk; while a
         request is arriving it keeps its start."""
-        http, transport = self.http, self.transport
-        if http is not None and transport is not None and self._idle(http, transport):
+        http, transport, conn_info = self.http, self.transport, self.conn_info
+        if http is not None and transport is not None and conn_info is not None and self._idle(http, transport):
             try:
-                answer = answer_on_wire(self.app, data, http.HEADER_MAX_SIZE)
+                answer = answer_on_wire(self.app, data, http.HEADER_MAX_SIZE, conn_info.ctx)
             except Exception:
-                log.exception("the wire lane failed on a request; Sanic decides it in full")
+                self._close_wire_lane()
                 answer = None
             if answer is not None:
                 self._time = time.monotonic()  # Sanic's clock, set as its data_received sets it
@@ -95,14 +97,22 @@ class GuardedHttpProtocol(HttpProtocol):
         if receiving:
             self._time = started
 
+    def _close_wire_lane(self) -> None:
+        """A failure in the wire lane is a bug that may repeat on every request, and the request it failed on may
+        already be logged and counted: the worker closes the lane for good, says so once, and Sanic decides every
+        request from then on (this one included)."""
+        setattr(self.app.ctx, _WIRE_LANE_FAILED, True)
+        log.exception("the wire lane failed on a request and is closed in this worker; Sanic decides every request")
+
     def _idle(self, http: Http, transport: Any) -> bool:
         """Whether Sanic waits for the next request on this connection with nothing read of it, so that an answer
         written now follows the last one on the wire, and the connection may take one (not stopping, not closing,
         the client reading what it is sent, keep-alive on). An app with request or response middleware has every
-        request go through it: the wire lane, which runs none, stays closed there."""
+        request go through it: the wire lane, which runs none, stays closed there, as it does once it has failed."""
         app = self.app
         return (
-            not app.request_middleware
+            not getattr(app.ctx, _WIRE_LANE_FAILED, False)
+            and not app.request_middleware
             and not app.response_middleware
             and app.config.KEEP_ALIVE
             and http.stage is Stage.IDLE

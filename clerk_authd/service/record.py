@@ -13,7 +13,7 @@ from typing import Any
 from sanic import Sanic
 
 from clerk_authd.clerk.runtime import AllowedOnToken, CacheResult
-from clerk_authd.rules.verdict import SIGNED_IN
+from clerk_authd.rules.verdict import SIGNED_IN, Verdict
 from clerk_authd.sanic.install import runtime_of
 from clerk_authd.service.logging import DecisionLine, log_decision
 from clerk_authd.service.ops import metrics_of
@@ -58,4 +58,19 @@ def record_lane_answer(app: Sanic[Any, Any], endpoint: str, started: float, allo
     verdict = allowed.verdict
     record_decision(
         app, endpoint, 200, started, SIGNED_IN, user_id=verdict.claims.user_id, kid=verdict.kid, cache=allowed.cache
+    )
+
+
+def record_verdict(app: Sanic[Any, Any], endpoint: str, verdict: Verdict, status: int, started: float) -> None:
+    """Count and log a decision the full decision made and answered with ``status``."""
+    record_decision(
+        app,
+        endpoint,
+        status,
+        started,
+        verdict.summary(),
+        user_id=verdict.auth.user_id if verdict.auth is not None else None,
+        kid=verdict.kid,
+        cache=verdict.cache,
+        requirement=verdict.unmet.describe() if verdict.unmet is not None else None,
     )

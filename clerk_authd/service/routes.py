@@ -20,8 +20,6 @@ from clerk_authd.rules.proxied import (
     Family,
     carries_handshake,
     decided_request,
-    operator_requirements,
-    original_query,
     trusted_headers,
 )
 from clerk_authd.rules.request import RequestView, own_or_original_request
@@ -37,13 +35,14 @@ from clerk_authd.sanic.answers import AnswerPolicy, bad_request, with_empty_iden
 from clerk_authd.sanic.install import answers_of, deferred_url, node_headers, runtime_of
 from clerk_authd.service.auth_query import query_requirements
 from clerk_authd.service.bearer_lane import LaneAnswer, bearer_lane, has_lane
+from clerk_authd.service.handover import is_handed_over, take_handed_over
 from clerk_authd.service.logging import log_operator_error
-from clerk_authd.service.record import record_decision, record_lane_answer
+from clerk_authd.service.proxied_question import Answer, complete_or_forward_auth, read_proxied_question
+from clerk_authd.service.record import record_lane_answer, record_verdict
 
 ANY_METHOD: Final = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 EXT_AUTHZ_PREFIX: Final = "/ext-authz"
 DECISION_PATHS: Final = frozenset({"/verify", "/forward-auth", EXT_AUTHZ_PREFIX, "/handshake", "/has", "/auth"})
-Answer = Callable[[AnswerPolicy, Verdict], HTTPResponse]
 
 
 def register_routes(app: Sanic[Any, Any]) -> None:
@@ -81,7 +80,7 @@ async def verify(request: Request) -> HTTPResponse:
 async def verify_in_full(request: Request) -> HTTPResponse:
     """``/verify`` by the whole decision. The original request is ``X-Original-Method`` / ``X-Original-URL``
     only (``rules.proxied``)."""
-    return await _proxied(request, "/verify", Family.ORIGINAL, AnswerPolicy.auth_request)
+    return await _proxied(request, "/verify", Family.ORIGINAL)
 
 
 async def forward_auth(request: Request) -> HTTPResponse:
@@ -94,7 +93,7 @@ async def forward_auth_in_full(request: Request) -> HTTPResponse:
     """``/forward-auth`` by the whole decision: the original request from ``X-Forwarded-Method`` / ``-Proto`` /
     ``-Host`` / ``-Uri`` only. A request carrying a handshake is completed here (307 with its cookies), since
     these proxies return a non-2xx answer to the browser as it is."""
-    return await _proxied(request, "/forward-auth", Family.FORWARDED, AnswerPolicy.forward_auth)
+    return await _proxied(request, "/forward-auth", Family.FORWARDED)
 
 
 def _verify_lane(request: Request) -> LaneAnswer | None:
@@ -111,9 +110,10 @@ async def _by_lane_or_in_full(
     lane: Callable[[Request], LaneAnswer | None],
     in_full: Callable[[Request], Awaitable[HTTPResponse]],
 ) -> HTTPResponse:
-    """The bearer lane's answer, logged and counted as a decision, or else ``in_full``'s."""
+    """The bearer lane's answer, logged and counted as a decision, or else ``in_full``'s (always, for a request
+    whose decision the wire lane began: ``handover``)."""
     started = time.perf_counter()
-    answered = lane(request)
+    answered = None if is_handed_over(request) else lane(request)
     if answered is None:
         return await in_full(request)
     response, allowed = answered
@@ -128,7 +128,7 @@ async def ext_authz(request: Request, original_path: str = "") -> HTTPResponse:
     target = request.path.removeprefix(EXT_AUTHZ_PREFIX) or "/"
     url = f"{target}?{request.query_string}" if request.query_string else target
     view = RequestView.build(request.method, url, trusted_headers(Family.ENVOY, node_headers(request)))
-    answer = _complete_or_forward_auth if carries_handshake(view) else AnswerPolicy.forward_auth
+    answer = complete_or_forward_auth if carries_handshake(view) else AnswerPolicy.forward_auth
     return await _decide(request, EXT_AUTHZ_PREFIX, view, answer, requirements=NO_REQUIREMENTS)
 
 
@@ -141,25 +141,21 @@ async def handshake(request: Request) -> HTTPResponse:
     return await _decide(request, "/handshake", view, AnswerPolicy.handshake_done, requirements=NO_REQUIREMENTS)
 
 
-async def _proxied(request: Request, endpoint: str, family: Family, answer: Answer) -> HTTPResponse:
-    """A proxy's question: the original request from ``family``'s headers, the operator's requirements."""
-    headers = node_headers(request)
-    view = decided_request(family, request.method, deferred_url(request), headers)
-    if family is Family.FORWARDED and carries_handshake(view):
-        return await _decide(request, endpoint, view, _complete_or_forward_auth, requirements=NO_REQUIREMENTS)
-    query = request.query_string
+async def _proxied(request: Request, endpoint: str, family: Family) -> HTTPResponse:
+    """A proxy's question (``proxied_question``): the original request from ``family``'s headers, the operator's
+    requirements."""
     try:
-        pairs = request.get_query_args(keep_blank_values=True)
-        requirements = operator_requirements(query, pairs, original_query(family, headers) if query else "")
+        question = read_proxied_question(
+            family,
+            request.method,
+            deferred_url(request),
+            node_headers(request),
+            query=request.query_string,
+            query_pairs=lambda: request.get_query_args(keep_blank_values=True),
+        )
     except RequirementError as exc:
         return _bad_request(endpoint, exc)
-    return await _decide(request, endpoint, view, answer, requirements=requirements)
-
-
-def _complete_or_forward_auth(policy: AnswerPolicy, verdict: Verdict) -> HTTPResponse:
-    """A handshake that resolved into cookies is answered as ``/handshake`` does (307 to the clean URL with them);
-    one that did not (a bad token, an unknown nonce) gets the ordinary denial, which says why."""
-    return policy.handshake_done(verdict) if verdict.state.set_cookies else policy.forward_auth(verdict)
+    return await _decide(request, endpoint, question.view, question.answer, requirements=question.requirements)
 
 
 def _asked_about(request: Request) -> RequestView:
@@ -240,8 +236,8 @@ async def _decide(
         if at_least_one and not requirements.checks:
             why = f"give at least one requirement ({', '.join(REQUIREMENT_NAMES)})"
             return _bad_request(endpoint, RequirementError("query", why))
-    runtime = runtime_of(request.app)
-    verdict = await runtime.decide(view, requirements)
+    begun = take_handed_over(request)
+    verdict = await (begun if begun is not None else runtime_of(request.app).decide(view, requirements))
     return _record(request, endpoint, verdict, answer(answers_of(request.app), verdict), started)
 
 
@@ -257,15 +253,5 @@ def _bad_request(endpoint: str, error: RequirementError) -> HTTPResponse:
 
 def _record(request: Request, endpoint: str, verdict: Verdict, response: HTTPResponse, started: float) -> HTTPResponse:
     """One log line and the metrics of one answered decision."""
-    record_decision(
-        request.app,
-        endpoint,
-        response.status,
-        started,
-        verdict.summary(),
-        user_id=verdict.auth.user_id if verdict.auth is not None else None,
-        kid=verdict.kid,
-        cache=verdict.cache,
-        requirement=verdict.unmet.describe() if verdict.unmet is not None else None,
-    )
+    record_verdict(request.app, endpoint, verdict, response.status, started)
     return response

@@ -25,17 +25,22 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable
+from types import SimpleNamespace
 from typing import Any, Final, NamedTuple
+from urllib.parse import parse_qsl
 
 from sanic import Sanic
 
 from clerk_authd.clerk.runtime import AllowedOnToken
 from clerk_authd.rules.cached_verdict import CachedVerdict
 from clerk_authd.rules.proxied import Family
-from clerk_authd.sanic.answers import AnswerPolicy
+from clerk_authd.rules.requirements import RequirementError
+from clerk_authd.sanic.answers import AnswerPolicy, IdentityResponse
 from clerk_authd.sanic.install import answers_of, runtime_of
 from clerk_authd.service.bearer_lane import Headers, has_allowed, proxied_allowed
-from clerk_authd.service.record import record_lane_answer
+from clerk_authd.service.handover import begin_now, forget_handed_over, hand_over
+from clerk_authd.service.proxied_question import read_proxied_question
+from clerk_authd.service.record import record_lane_answer, record_verdict
 
 _HEAD_END: Final = b"\r\n\r\n"
 _GET: Final = b"GET /"
@@ -81,11 +86,13 @@ _ENDPOINTS: Final = {
 }
 
 
-def answer_on_wire(app: Sanic[Any, Any], data: bytes, max_head: int) -> bytes | None:
+def answer_on_wire(app: Sanic[Any, Any], data: bytes, max_head: int, connection: SimpleNamespace) -> bytes | None:
     """The bytes that answer ``data``, a chunk received on an idle keep-alive connection, when it is one request
-    the bearer lane allows (logged and counted); ``None`` leaves the chunk to Sanic. ``max_head`` is Sanic's
-    head size limit (``Http.HEADER_MAX_SIZE``)."""
+    the bearer lane allows, or a ``/verify`` decided in full without waiting (each logged and counted); ``None``
+    leaves the chunk to Sanic. ``max_head`` is Sanic's head size limit (``Http.HEADER_MAX_SIZE``), ``connection``
+    the connection's ``ConnInfo.ctx``, where a decision begun here is handed over (``handover``)."""
     started = time.perf_counter()
+    forget_handed_over(connection)
     head = read_lone_get(data, max_head)
     if head is None:
         return None
@@ -93,11 +100,56 @@ def answer_on_wire(app: Sanic[Any, Any], data: bytes, max_head: int) -> bytes | 
     if endpoint is None:
         return None
     allowed = endpoint.allowed(app, head.query, head.headers)
-    if allowed is None:
+    if allowed is not None:
+        answer = endpoint.answer(answers_of(app), allowed.verdict, runtime_of(app).clock())
+        record_lane_answer(app, head.path, started, allowed)
+        return answer
+    if head.path != "/verify":
         return None
-    answer = endpoint.answer(answers_of(app), allowed.verdict, runtime_of(app).clock())
-    record_lane_answer(app, head.path, started, allowed)
-    return answer
+    return _verify_in_full(app, head, data[: -len(_HEAD_END)], connection, started)
+
+
+class _OwnUrlNeededError(Exception):
+    """The service's own URL was needed, which only Sanic knows (its scheme, ``Host`` and forwarding settings)."""
+
+
+def _own_url() -> str:
+    raise _OwnUrlNeededError
+
+
+def _verify_in_full(
+    app: Sanic[Any, Any], head: WireHead, raw_head: bytes, connection: SimpleNamespace, started: float
+) -> bytes | None:
+    """A ``/verify`` the bearer lane declined, decided in full as Sanic's handler decides it (``routes.verify``):
+    its answer, when the decision did not have to wait; else ``None``, the decision handed over to Sanic's reading
+    of the request. One that asks about the service's own URL (no absolute ``X-Original-URL``, which every recipe
+    sends) or has a query the operator got wrong (a 400) is left to Sanic before anything is decided. The query is
+    parsed as Sanic's ``Request.get_query_args`` parses it."""
+    query = head.query
+    try:
+        question = read_proxied_question(
+            Family.ORIGINAL,
+            "GET",
+            _own_url,
+            head.headers,
+            query=query,
+            query_pairs=lambda: parse_qsl(
+                query, keep_blank_values=True, encoding="utf-8", errors="replace"
+            ),  # as Sanic's
+        )
+        question.view.url  # noqa: B018  # resolved now, to leave a question about the own URL to Sanic
+    except (RequirementError, _OwnUrlNeededError):
+        return None
+    decision = begin_now(runtime_of(app).decide(question.view, question.requirements))
+    if decision.done() and decision.exception() is None:
+        verdict = decision.result()
+        response = question.answer(answers_of(app), verdict)
+        answer = response.on_wire() if isinstance(response, IdentityResponse) else None
+        if answer is not None:
+            record_verdict(app, head.path, verdict, response.status, started)
+            return answer
+    hand_over(connection, raw_head, decision)
+    return None
 
 
 def read_lone_get(data: bytes, max_head: int) -> WireHead | None:

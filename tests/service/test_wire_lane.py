@@ -416,3 +416,184 @@ def test_a_head_just_under_the_size_limit_is_read() -> None:
     assert len(padded) - 4 == MAX_HEAD - 1
     assert read_lone_get(padded, MAX_HEAD) is not None
     assert read_lone_get(padded, MAX_HEAD - 1) is None
+
+
+# --- /verify decided in full on the wire ---------------------------------------------------------------------
+
+ORIGINAL_URL: Final = "X-Original-URL: https://app.example.test/dashboard?tab=1"
+XHR: Final = ("Sec-Fetch-Dest: empty", "Accept: */*")
+PAGE_LOAD: Final = ("Sec-Fetch-Dest: document", "Accept: text/html")
+
+
+def forged(fake: FakeClerk) -> str:
+    """A token with the right kid and claims, signed by another key."""
+    impostor = TokenMint.generate(kid=fake.mint.kid)
+    return impostor.sign(session_claims(user_id="user_wire", issuer=fake.issuer, now=NOW))
+
+
+def cookies(token: str) -> str:
+    return f"Cookie: __session={token}; __client_uat={int(NOW) - 60}"
+
+
+#: what the full decision answers on the wire: (the head's lines after ``Host``, given a cached session's token;
+#: the answer's status). Each carries the absolute ``X-Original-URL`` every recipe sends.
+IN_FULL: Final = [
+    pytest.param(lambda f, t: ("X-Original-Method: GET", ORIGINAL_URL, *XHR), b"401", id="signed-out"),
+    pytest.param(lambda f, t: (ORIGINAL_URL, "Accept: application/json"), b"401", id="signed-out-json"),
+    pytest.param(lambda f, t: (ORIGINAL_URL, "Cookie: __client_uat=1", *PAGE_LOAD), b"401", id="handshake"),
+    pytest.param(lambda f, t: (ORIGINAL_URL, cookies(t), *XHR), b"200", id="cookie-path"),
+    pytest.param(lambda f, t: (ORIGINAL_URL, cookies(t), "Accept: application/json"), b"200", id="cookie-json"),
+    pytest.param(lambda f, t: (ORIGINAL_URL, f"Authorization: Bearer {forged(f)}"), b"401", id="forged"),
+    pytest.param(lambda f, t: (ORIGINAL_URL, "Authorization: Bearer x.y.z"), b"401", id="not-a-jwt"),
+    pytest.param(
+        lambda f, t: (ORIGINAL_URL, f"Authorization: Bearer {t}", "Accept: application/json"), b"200", id="bearer-json"
+    ),
+]
+
+
+@pytest.mark.parametrize("target", ["/verify", "/verify?accepts=session_token", "/verify?role=member"])
+@pytest.mark.parametrize(("lines", "status"), IN_FULL)
+async def test_a_verify_the_bearer_lane_declines_is_decided_in_full_on_the_wire_with_sanics_bytes(
+    service: Service, wire_clerk: FakeClerk, target: str, lines: Any, status: bytes
+) -> None:
+    """Signed out, a handshake, the cookie path, a refused token, a JSON body, an unmet requirement: the answer
+    written on the wire is, byte for byte, the one Sanic writes for the same request, decided in full by both."""
+    token = await cached(service, wire_clerk)
+    head = get(target, *lines(wire_clerk, token))
+    async with service.connection() as connection:
+        on_wire = await connection.ask(head)
+        assert service.read_by_sanic == []
+        by_sanic = await connection.ask(head, split_at=20)
+        assert service.read_by_sanic == ["/verify"]
+    assert on_wire == as_served(by_sanic)
+    assert on_wire.split(b" ", 2)[1] == (b"403" if "role" in target and status == b"200" else status)
+
+
+async def test_the_expected_answers_come_from_the_full_decision(service: Service, wire_clerk: FakeClerk) -> None:
+    """The answers above are the decisions they are named for (checked once, on the wire)."""
+    token = await cached(service, wire_clerk)
+    expected = {
+        "signed-out": (b"401", b"session-token-and-uat-missing"),
+        "signed-out-json": (b"401", b"session-token-and-uat-missing"),
+        "handshake": (b"401", b"client-uat-but-no-session-token"),
+        "cookie-path": (b"200", b""),
+        "cookie-json": (b"200", b""),
+        "forged": (b"401", b"token-invalid-signature"),
+        "not-a-jwt": (b"401", b"token-invalid"),
+        "bearer-json": (b"200", b""),
+    }
+    async with service.connection() as connection:
+        for case in IN_FULL:
+            answer = await connection.ask(get("/verify", *case.values[0](wire_clerk, token)))
+            status, reason = expected[case.id]
+            assert answer.split(b" ", 2)[1] == case.values[1] == status, case.id
+            assert f"\r\nx-clerk-auth-reason: {reason.decode()}\r\n".encode() in answer, case.id
+    assert service.read_by_sanic == []
+
+
+async def test_a_verify_decided_in_full_on_the_wire_is_logged_and_counted_as_sanic_does(
+    start_wire: StartWire, wire_clerk: FakeClerk, capsys: pytest.CaptureFixture[str]
+) -> None:
+    service = await start_wire()
+    capsys.readouterr()
+    head = get("/verify", ORIGINAL_URL, *XHR)
+    async with service.connection() as connection:
+        await connection.ask(head)
+        await connection.ask(head, split_at=5)
+    assert service.read_by_sanic == ["/verify"]
+    err = capsys.readouterr().err.splitlines()
+    lines = [json.loads(line) for line in err if line.startswith("{") and '"decision"' in line]
+    on_wire, by_sanic = ({k: v for k, v in line.items() if k not in ("duration_ms", "ts")} for line in lines)
+    assert on_wire == by_sanic
+    assert (on_wire["status"], on_wire["reason"]) == (401, "session-token-and-uat-missing")
+    metrics = await service.running.call("/metrics")
+    reason = 'reason="session-token-and-uat-missing",status="401"'
+    assert f'clerk_authd_decisions_total{{endpoint="/verify",{reason}}} 2.0'.encode() in metrics.body
+
+
+async def test_a_decision_that_must_wait_is_handed_over_to_sanic_and_made_once(
+    service: Service, wire_clerk: FakeClerk
+) -> None:
+    """A session signed with a key the service has not fetched yet: the decision begun on the wire waits for the
+    key set, goes on as a task, and Sanic's reading of the request takes it: one fetch, one answer, Clerk's."""
+    await cached(service, wire_clerk)
+    wire_clerk.rotate()
+    token = session_token(wire_clerk, "sess_new_key")
+    fetches = wire_clerk.requests.count(("GET", "/v1/jwks"))
+    cache = runtime_of(service.running.app).cache
+    assert cache is not None
+    misses = cache.misses
+    async with service.connection() as connection:
+        answer = await connection.ask(get("/verify", ORIGINAL_URL, f"Authorization: Bearer {token}"))
+    assert answer.startswith(b"HTTP/1.1 200 OK\r\n")
+    assert b"\r\nx-clerk-session-id: sess_new_key\r\n" in answer
+    assert service.read_by_sanic == ["/verify"]
+    assert wire_clerk.requests.count(("GET", "/v1/jwks")) == fetches + 1
+    assert cache.misses == misses + 1  # one decision: the one begun on the wire, which Sanic took
+
+
+async def test_a_handshake_nonce_is_resolved_once_through_the_hand_over(
+    service: Service, wire_clerk: FakeClerk
+) -> None:
+    """Resolving a nonce asks the Backend API, so the decision waits; Sanic answers with its outcome, and Clerk
+    was asked once."""
+    wire_clerk.register_handshake_nonce("nonce_wire", [f"__session={session_token(wire_clerk)}; Path=/"])
+    url = "X-Original-URL: https://app.example.test/dashboard?__clerk_handshake_nonce=nonce_wire"
+    async with service.connection() as connection:
+        answer = await connection.ask(get("/verify", url, *PAGE_LOAD))
+    assert answer.split(b" ", 2)[1] in (b"200", b"401")
+    assert b"\r\nx-clerk-auth-status: " in answer
+    assert service.read_by_sanic == ["/verify"]
+    asked = [path for _, path in wire_clerk.requests if "handshake" in path]
+    assert len(asked) == 1
+
+
+@pytest.mark.parametrize(
+    ("lines", "status"),
+    [
+        pytest.param(("X-Original-URL: /dashboard",), b"401", id="a-relative-original-url"),
+        pytest.param((), b"401", id="no-original-url"),
+        pytest.param(("X-Original-URL: app.example.test/x",), b"401", id="no-scheme"),
+    ],
+)
+async def test_a_verify_about_the_services_own_url_is_left_to_sanic(
+    service: Service, lines: tuple[str, ...], status: bytes
+) -> None:
+    """Only Sanic knows the service's own URL (its scheme, host and forwarding settings), which the original
+    request is resolved against without an absolute ``X-Original-URL``."""
+    async with service.connection() as connection:
+        answer = await connection.ask(get("/verify", *lines))
+    assert answer.split(b" ", 2)[1] == status
+    assert service.read_by_sanic == ["/verify"]
+
+
+@pytest.mark.parametrize("target", ["/verify?role=", "/verify?nonsense=1", "/verify?accepts=nothing"])
+async def test_a_verify_with_an_operators_bad_query_is_left_to_sanics_400(service: Service, target: str) -> None:
+    async with service.connection() as connection:
+        answer = await connection.ask(get(target, ORIGINAL_URL))
+    assert answer.startswith(b"HTTP/1.1 400 ")
+    assert service.read_by_sanic == ["/verify"]
+
+
+async def test_a_wire_lane_that_fails_is_closed_in_its_worker_and_sanic_answers(
+    service: Service, wire_clerk: FakeClerk, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A failure there is a bug that could repeat on every chunk: it is logged once, with its traceback, and every
+    request from then on, the failing one too, is Sanic's."""
+    token = await cached(service, wire_clerk)
+    calls: list[bytes] = []
+
+    def failing(app: Sanic[Any, Any], data: bytes, max_head: int, connection: Any) -> bytes | None:
+        calls.append(data)
+        raise RuntimeError("a bug in the wire lane")
+
+    monkeypatch.setattr("clerk_authd.service.limits.answer_on_wire", failing)
+    head = get("/verify", f"Authorization: Bearer {token}")
+    async with service.connection() as connection:
+        answers = [await connection.ask(head) for _ in range(3)]
+    assert all(answer.startswith(b"HTTP/1.1 200 OK\r\n") for answer in answers)
+    assert len(calls) == 1
+    assert service.read_by_sanic == ["/verify"] * 3
+    failures = [r for r in caplog.records if "wire lane failed" in r.getMessage()]
+    assert len(failures) == 1
+    assert failures[0].exc_info is not None
