@@ -225,7 +225,8 @@ async def _decide(
 ) -> HTTPResponse:
     """Read the requirements (400 naming a bad one), decide, answer, log and count.
 
-    ``own_url``: the endpoint decides about its own request, whose query also carries Clerk's parameters.
+    ``own_url``: the endpoint decides about its own request, whose query also carries Clerk's parameters. A
+    decision the wire lane began for this request and could not finish there is taken, not made again.
     """
     started = time.perf_counter()
     if requirements is None:

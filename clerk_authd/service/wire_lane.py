@@ -15,9 +15,17 @@ Anything else is left to Sanic, untouched: a partial head or more than one reque
 over the size limit (Sanic answers 431), a byte that is not ASCII, another method, path or protocol version,
 a target with a fragment or a character outside RFC 3986's, a header line without a colon, a request with a
 body or an ``Expect`` or ``Upgrade``, one that does not keep its connection alive, and every request the bearer
-lane declines. Only here is a token the cache does not know verified at once (``verify_now``); what it finds
-is handed over to the full decision of a request left to Sanic. ``tests/service/test_wire_lane.py`` holds the
-answers equal to Sanic's, byte for byte.
+lane declines but a ``/verify`` (below). Only here is a token the cache does not know verified at once
+(``verify_now``); what it finds is handed over to the full decision of a request left to Sanic.
+
+A ``/verify`` the bearer lane declines (signed out, the cookie path, a refused token, a JSON body, an unmet
+requirement: everything but a cached or just verified session it allows) is decided in full here, on the
+question Sanic's handler would read (``proxied_question``), when it names its original request with an absolute
+``X-Original-URL`` (what every recipe sends): the service's own URL, which a relative one is resolved against,
+only Sanic knows. The decision is run up to its first wait (``handover.begin_now``); one that finishes there is
+answered with the bytes Sanic writes for the same answer (``IdentityResponse.on_wire``), and one that waits or
+raises is handed over to Sanic's reading of the request, which takes it instead of deciding again.
+``tests/service/test_wire_lane.py`` holds the answers equal to Sanic's, byte for byte.
 """
 
 from __future__ import annotations

@@ -12,10 +12,11 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Final
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -310,8 +311,20 @@ def test_the_fingerprint_of_a_jwt_shows_its_public_header_start() -> None:
     assert fingerprint(token).startswith("eyJhbGciOiJS…")
 
 
-async def test_a_served_cached_session_is_answered_on_the_wire_as_sanic_answers_it(
-    clean_env: dict[str, str], tmp_path: Path
+#: (the head's header lines, given a session token; how the answer starts)
+WIRE_CASES: Final = [
+    pytest.param(lambda t: f"Authorization: Bearer {t}", b"HTTP/1.1 200 OK\r\n", id="a-cached-session"),
+    pytest.param(
+        lambda t: "X-Original-URL: https://app.example.test/\r\nSec-Fetch-Dest: empty",
+        b"HTTP/1.1 401 Unauthorized\r\n",
+        id="signed-out-decided-in-full",
+    ),
+]
+
+
+@pytest.mark.parametrize(("lines", "status_line"), WIRE_CASES)
+async def test_a_served_verify_is_answered_on_the_wire_as_sanic_answers_it(
+    clean_env: dict[str, str], tmp_path: Path, lines: Callable[[str], str], status_line: bytes
 ) -> None:
     """On a real server (where Sanic's start-up rewrite of its HTTP code has run), the wire lane's answer to a
     head sent in one write is byte for byte Sanic's answer to it sent in two (``tests/service/test_wire_lane.py``
@@ -319,7 +332,7 @@ async def test_a_served_cached_session_is_answered_on_the_wire_as_sanic_answers_
     async with serving(["--dev"], clean_env, tmp_path) as served:
         await served.wait_ready()
         token = run_cli(["dev-token"], clean_env, tmp_path).stdout.strip()
-        head = f"GET /verify?accepts=session_token HTTP/1.1\r\nHost: authd\r\nAuthorization: Bearer {token}\r\n\r\n"
+        head = f"GET /verify?accepts=session_token HTTP/1.1\r\nHost: authd\r\n{lines(token)}\r\n\r\n"
         parts = urlsplit(served.url)
         reader, writer = await asyncio.open_connection(parts.hostname, parts.port)
         answers = []
@@ -334,4 +347,4 @@ async def test_a_served_cached_session_is_answered_on_the_wire_as_sanic_answers_
             writer.close()
     first, on_wire, by_sanic = (re.sub(rb"(max-age=|x-accel-expires: )\d+", rb"\1N", answer) for answer in answers)
     assert on_wire == by_sanic == first
-    assert on_wire.startswith(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: keep-alive\r\n")
+    assert on_wire.startswith(status_line + b"content-length: 0\r\nconnection: keep-alive\r\n")
