@@ -17,6 +17,7 @@ the connection is next idle.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 from collections.abc import Coroutine, Generator
 from types import SimpleNamespace
 from typing import Any, Final, NamedTuple, TypeVar
@@ -32,19 +33,35 @@ _ATTR: Final = "clerk_handed_over"
 
 def begin_now(coroutine: Coroutine[Any, Any, T]) -> asyncio.Future[T]:
     """``coroutine`` run at once up to its first wait: a future already done when it finished (or raised) without
-    waiting, else the task that goes on with it. Call from within the running loop."""
+    waiting, else the task that goes on with it; a cancelled one when its first step was cancelled (something it
+    awaited was cancelled under it, as at shutdown), which nobody should take. Call from within the running loop.
+
+    The first step runs in a copy of the current context, which the task goes on in, as an eager task's does;
+    unlike one, it runs in no task (``asyncio.current_task()`` is ``None``), so nothing before a decision's first
+    wait may need one (``asyncio.timeout``, an aiohttp request): every call to Clerk runs as its own task
+    (``CallGuard``, ``KeyStore``), which the decision awaits. ``tests/service/test_wire_lane.py`` hands over a
+    decision that fetches keys and one that asks the Backend API.
+    """
     loop = asyncio.get_running_loop()
+    context = contextvars.copy_context()
+    future: asyncio.Future[T]
     try:
-        waiting_on = coroutine.send(None)
+        waiting_on = context.run(coroutine.send, None)
     except StopIteration as finished:
-        done: asyncio.Future[T] = loop.create_future()
-        done.set_result(finished.value)
-        return done
+        future = loop.create_future()
+        future.set_result(finished.value)
+        return future
+    except asyncio.CancelledError:
+        future = loop.create_future()
+        future.cancel()
+        return future
     except Exception as exc:  # the handler re-raises it, as the same decision raising there would
-        failed: asyncio.Future[T] = loop.create_future()
-        failed.set_exception(exc)
-        return failed
-    return loop.create_task(_go_on(coroutine, waiting_on))
+        future = loop.create_future()
+        future.set_exception(exc)
+        return future
+    task = loop.create_task(_go_on(coroutine, waiting_on), context=context)
+    task.add_done_callback(lambda _: coroutine.close())  # a task cancelled before it ran never entered _go_on
+    return task
 
 
 async def _go_on(coroutine: Coroutine[Any, Any, T], waiting_on: Any) -> T:
@@ -83,22 +100,25 @@ class _GoingOn:
                 return finished.value
 
 
-class _HandedOver(NamedTuple):
+class HandedOver(NamedTuple):
+    """A decision the wire lane began for the request whose head is ``head`` (without its blank line), at
+    ``started`` (``time.perf_counter()``), which the decision's duration counts from."""
+
     head: bytes
     decision: asyncio.Future[Verdict]
+    started: float
 
 
-def hand_over(connection: SimpleNamespace, head: bytes, decision: asyncio.Future[Verdict]) -> None:
-    """Leave ``decision``, begun for the request whose head is ``head`` (without its blank line), to the
-    connection's next request (``connection``: Sanic's ``ConnInfo.ctx``)."""
-    setattr(connection, _ATTR, _HandedOver(head, decision))
+def hand_over(connection: SimpleNamespace, handed: HandedOver) -> None:
+    """Leave ``handed`` to the connection's next request (``connection``: Sanic's ``ConnInfo.ctx``)."""
+    setattr(connection, _ATTR, handed)
 
 
 def forget_handed_over(connection: SimpleNamespace) -> None:
-    """Drop what a connection was handed and never took (cancelling a decision still going on)."""
-    left: _HandedOver | None = connection.__dict__.pop(_ATTR, None)
+    """Drop what a connection was handed and never took: when it is next idle, and when it closes."""
+    left: HandedOver | None = connection.__dict__.pop(_ATTR, None)
     if left is not None:
-        left.decision.cancel()
+        _drop(left.decision)
 
 
 def is_handed_over(request: Request) -> bool:
@@ -107,22 +127,31 @@ def is_handed_over(request: Request) -> bool:
     return left is not None and left.head == request.head
 
 
-def take_handed_over(request: Request) -> asyncio.Future[Verdict] | None:
+def take_handed_over(request: Request) -> HandedOver | None:
     """The decision the wire lane began for ``request``, taken; ``None`` when there is none."""
     if request.conn_info is None:
         return None
-    left: _HandedOver | None = request.conn_info.ctx.__dict__.pop(_ATTR, None)
+    left: HandedOver | None = request.conn_info.ctx.__dict__.pop(_ATTR, None)
     if left is None:
         return None
     if left.head != request.head:
-        left.decision.cancel()
+        _drop(left.decision)
         return None
-    return left.decision
+    return left
 
 
-def _left_for(request: Request) -> _HandedOver | None:
+def _drop(decision: asyncio.Future[Verdict]) -> None:
+    """A decision nobody will await: cancelled while it goes on, its exception retrieved once it is done (so that
+    asyncio logs no "exception was never retrieved")."""
+    if not decision.done():
+        decision.cancel()
+    elif not decision.cancelled():
+        decision.exception()
+
+
+def _left_for(request: Request) -> HandedOver | None:
     conn_info = request.conn_info
     if conn_info is None:
         return None
-    left: _HandedOver | None = getattr(conn_info.ctx, _ATTR, None)
+    left: HandedOver | None = getattr(conn_info.ctx, _ATTR, None)
     return left

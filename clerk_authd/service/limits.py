@@ -35,6 +35,7 @@ from sanic.server.protocols.http_protocol import HttpProtocol
 
 from clerk_authd.config import Settings
 from clerk_authd.sanic.answers import with_empty_identity
+from clerk_authd.service.handover import forget_handed_over
 from clerk_authd.service.routes import is_decision_path
 from clerk_authd.service.wire_lane import answer_on_wire
 
@@ -67,6 +68,12 @@ class GuardedHttpProtocol(HttpProtocol):
             transport.close()
             return
         super().connection_made(transport)  # type: ignore[no-untyped-call]  # untyped upstream
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        """A decision the wire lane handed over to a request Sanic will now never read is dropped with it."""
+        if self.conn_info is not None:
+            forget_handed_over(self.conn_info.ctx)
+        super().connection_lost(exc)  # type: ignore[no-untyped-call]  # untyped upstream
 
     async def send(self, data: bytes) -> None:
         """Sanic closes idle connections once when it stops; one whose request was in flight then would stay

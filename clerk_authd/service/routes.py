@@ -237,8 +237,11 @@ async def _decide(
         if at_least_one and not requirements.checks:
             why = f"give at least one requirement ({', '.join(REQUIREMENT_NAMES)})"
             return _bad_request(endpoint, RequirementError("query", why))
-    begun = take_handed_over(request)
-    verdict = await (begun if begun is not None else runtime_of(request.app).decide(view, requirements))
+    handed = take_handed_over(request)
+    if handed is None:
+        verdict = await runtime_of(request.app).decide(view, requirements)
+    else:
+        started, verdict = handed.started, await handed.decision
     return _record(request, endpoint, verdict, answer(answers_of(request.app), verdict), started)
 
 

@@ -46,7 +46,7 @@ from clerk_authd.rules.requirements import RequirementError
 from clerk_authd.sanic.answers import AnswerPolicy, IdentityResponse
 from clerk_authd.sanic.install import answers_of, runtime_of
 from clerk_authd.service.bearer_lane import Headers, has_allowed, proxied_allowed
-from clerk_authd.service.handover import begin_now, forget_handed_over, hand_over
+from clerk_authd.service.handover import HandedOver, begin_now, forget_handed_over, hand_over
 from clerk_authd.service.proxied_question import read_proxied_question
 from clerk_authd.service.record import record_lane_answer, record_verdict
 
@@ -149,6 +149,8 @@ def _verify_in_full(
     except (RequirementError, _OwnUrlNeededError):
         return None
     decision = begin_now(runtime_of(app).decide(question.view, question.requirements))
+    if decision.cancelled():
+        return None  # cancelled under it (the server stopping): Sanic decides it afresh
     if decision.done() and decision.exception() is None:
         verdict = decision.result()
         response = question.answer(answers_of(app), verdict)
@@ -156,7 +158,7 @@ def _verify_in_full(
         if answer is not None:
             record_verdict(app, head.path, verdict, response.status, started)
             return answer
-    hand_over(connection, raw_head, decision)
+    hand_over(connection, HandedOver(raw_head, decision, started))
     return None
 
 
